@@ -1,0 +1,122 @@
+"""Reference answers and grading records.
+
+Nobody types an expected value: ``course release`` runs each reference
+solution in *record mode* and writes what it returned on every case:
+
+* ``solutions/answers/<lab>.json`` -- public and hidden cases (instructor side);
+* ``course_utils/checks/answers/<lab>.json`` -- public cases only, shipped with
+  the package so that ``check`` answers instantly in a learner's notebook.
+
+Record mode is the grading hook: when the environment variable
+``COURSE_RECORD`` names a file, ``check`` appends one JSON line per case
+(the learner's plain answer, or the error) instead of comparing, and the
+grader compares the records in its own process.
+
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from .engine import Attempt, case_key
+
+RECORD_ENV = "COURSE_RECORD"
+SOLUTIONS_ENV = "COURSE_SOLUTIONS"
+PACKAGE_ANSWERS = Path(__file__).resolve().parent / "answers"
+
+
+def solutions_dir() -> Path | None:
+    """The instructor's ``solutions/`` folder: ``$COURSE_SOLUTIONS``, else the one beside the package."""
+    configured = os.environ.get(SOLUTIONS_ENV)
+    if configured:
+        return Path(configured)
+    candidate = Path(__file__).resolve().parents[2] / "solutions"
+    return candidate if candidate.is_dir() else None
+
+
+def answer_files(include_hidden: bool) -> list[Path]:
+    """The answer files to look in: the package's, then (for hidden cases) the instructor's."""
+    files = sorted(PACKAGE_ANSWERS.glob("*.json"))
+    folder = solutions_dir()
+    if include_hidden and folder is not None:
+        files += sorted((folder / "answers").glob("*.json"))
+    return files
+
+
+def load_answers(include_hidden: bool = False) -> dict[str, dict[str, Any]]:
+    """``{exercise id: {case key: plain reference value}}`` from every answer file."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in answer_files(include_hidden):
+        for exercise, cases in _read_answer_file(str(path), path.stat().st_mtime_ns).items():
+            merged.setdefault(exercise, {}).update(cases)
+    return merged
+
+
+@lru_cache(maxsize=64)
+def _read_answer_file(path: str, mtime: int) -> dict[str, dict[str, Any]]:
+    data = json.loads(Path(path).read_text())
+    return {
+        exercise: {case_key(entry["case"]): entry["value"] for entry in entries}
+        for exercise, entries in data["exercises"].items()
+    }
+
+
+def answers_document(lab: str, records: Iterable[dict], *, hidden: bool) -> dict:
+    """The content of an answer file for ``lab`` built from a reference run's records.
+
+    With ``hidden=False`` only public cases are kept (the package's copy).
+    """
+    exercises: dict[str, list[dict]] = {}
+    for record in records:
+        if record["hidden"] and not hidden:
+            continue
+        exercises.setdefault(record["exercise"], []).append(
+            {"case": record["case"], "hidden": record["hidden"], "value": record["value"]})
+    return {
+        "lab": lab,
+        "generated_by": "course release -- do not edit; regenerate from solutions/",
+        "exercises": exercises,
+    }
+
+
+def dump_answers(document: dict) -> str:
+    """An answer file's text: one line per case, so that a diff shows which answers changed."""
+    compact = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False)
+    lines = ["{", f' "lab": {compact(document["lab"])},', f' "generated_by": {compact(document["generated_by"])},',
+             ' "exercises": {']
+    exercises = sorted(document["exercises"].items())
+    for i, (exercise, entries) in enumerate(exercises):
+        lines.append(f"  {compact(exercise)}: [")
+        lines += [f"   {compact(entry)}{',' if j < len(entries) - 1 else ''}" for j, entry in enumerate(entries)]
+        lines.append("  ]" + ("," if i < len(exercises) - 1 else ""))
+    lines += [" }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_record(path: str, exercise: str, case: dict, hidden: bool, result: Attempt) -> None:
+    """Append one case's attempt to the record file (record mode)."""
+    line = {"exercise": exercise, "case": case, "hidden": hidden, **asdict(result)}
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(line, allow_nan=True) + "\n")
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The records a kernel wrote; unreadable lines are skipped."""
+    records = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return records
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and {"exercise", "case", "hidden", "status"} <= set(record):
+            records.append(record)
+    return records

@@ -1,0 +1,78 @@
+"""Hint rules: recognise a typical wrong answer and name the mistake.
+
+A rule is asked only about a case that failed. It sees the learner's answer
+(``got``), the reference answer (``want``) and the case's inputs (``case``),
+all as plain decoded values.
+
+Two ways to write one:
+
+* :func:`like` -- compute the typical wrong answer and let the rule fire when
+  the learner's answer equals it::
+
+      like(lambda want, case: want ** 2,
+           "you returned the variance; the standard deviation is its square root")
+
+* :func:`when` -- any predicate over ``(got, want, case)``::
+
+      when(lambda got, want, case: got < 0, "a standard deviation is never negative")
+
+>>> rule = like(lambda want, case: want / 2, "off by a factor of two")
+>>> rule.matches(1.0, 2.0, {})
+True
+>>> rule.matches(1.5, 2.0, {})
+False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .compare import close, is_number
+
+
+@dataclass(frozen=True)
+class Hint:
+    says: str
+    test: Callable[[Any, Any, dict], bool]
+
+    def matches(self, got: Any, want: Any, case: dict) -> bool:
+        """True when the rule recognises ``got``; a rule that crashes never matches."""
+        try:
+            return bool(self.test(got, want, case))
+        except Exception:
+            return False
+
+
+def like(wrong: Callable[[Any, dict], Any], says: str, rtol: float = 1e-4) -> Hint:
+    """Fires when the answer equals ``wrong(want, case)`` within ``rtol``."""
+    compare = close(rtol=rtol, atol=1e-12)
+
+    def test(got: Any, want: Any, case: dict) -> bool:
+        return compare(got, wrong(want, case)).ok
+
+    return Hint(says, test)
+
+
+def when(predicate: Callable[[Any, Any, dict], bool], says: str) -> Hint:
+    """Fires when ``predicate(got, want, case)`` is true."""
+    return Hint(says, predicate)
+
+
+def ratio(got: Any, want: Any) -> float:
+    """``got / want`` for two numbers (``nan`` when it is undefined).
+
+    >>> ratio(3.0, 2.0)
+    1.5
+    """
+    if not (is_number(got) and is_number(want)) or float(want) == 0:
+        return float("nan")
+    return float(got) / float(want)
+
+
+def first_match(hints: tuple[Hint, ...], got: Any, want: Any, case: dict) -> str:
+    """The message of the first rule that recognises ``got``, or ``""``."""
+    for hint in hints:
+        if hint.matches(got, want, case):
+            return hint.says
+    return ""

@@ -1,0 +1,79 @@
+"""Show an exercise's result: a small HTML panel in Jupyter, plain text elsewhere.
+
+Wording rule: while hidden cases exist, a learner who passes every public case
+reads "public checks passed", never "all tests passed".
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .engine import NOT_ATTEMPTED, PASSED, ExerciseResult
+
+MARKS = {PASSED: "✓", NOT_ATTEMPTED: "…"}
+COLORS = {PASSED: "#1a7f37", NOT_ATTEMPTED: "#6e7781"}
+FAIL_COLOR = "#cf222e"
+
+
+def headline(result: ExerciseResult) -> str:
+    """One sentence on the whole exercise.
+
+    >>> from course_utils.checks.engine import ExerciseResult
+    >>> headline(ExerciseResult("init.he_std", "He std", 2, 2, "passed", []))
+    'public checks passed'
+    """
+    if result.status == PASSED:
+        return "all checks passed, hidden cases included" if result.hidden_run else "public checks passed"
+    if result.status == NOT_ATTEMPTED:
+        return "not attempted yet: replace `raise NotImplementedError()` with your code"
+    if result.message:
+        return result.message
+    failed = sum(case.status != PASSED for case in result.cases)
+    return f"{failed} of {len(result.cases)} cases need another look"
+
+
+def to_text(result: ExerciseResult) -> str:
+    """Plain-text report, one line per case."""
+    mark = MARKS.get(result.status, "✗")
+    lines = [f"{mark} {result.exercise} — {result.title}: "
+             f"{_points(result.points)}/{_points(result.max_points)} points · {headline(result)}"]
+    if result.status != NOT_ATTEMPTED:
+        for case in result.cases:
+            line = f"  {MARKS.get(case.status, '✗')} {case.label}"
+            if case.got:
+                line += f" → {case.got}"
+            if case.want:
+                line += f" (expected {case.want})"
+            if case.message:
+                line += f"\n      hint: {case.message}" if case.status != PASSED else ""
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def to_html(result: ExerciseResult) -> str:
+    """A compact panel: a headline and a table of cases with the hint of each failure."""
+    color = COLORS.get(result.status, FAIL_COLOR)
+    mark = MARKS.get(result.status, "✗")
+    head = (f'<div style="font-weight:600;color:{color}">{mark} {escape(result.exercise)} — '
+            f'{escape(result.title)}: {_points(result.points)}/{_points(result.max_points)} points'
+            f' · {escape(headline(result))}</div>')
+    rows = []
+    if result.status != NOT_ATTEMPTED:
+        for case in result.cases:
+            case_color = COLORS.get(case.status, FAIL_COLOR)
+            note = "" if case.status == PASSED else escape(case.message or case.status)
+            want = f"<br><span style='color:#6e7781'>expected {escape(case.want)}</span>" if case.want else ""
+            rows.append(
+                f"<tr><td style='color:{case_color};padding:1px 6px'>{MARKS.get(case.status, '✗')}</td>"
+                f"<td style='padding:1px 6px'><code>{escape(case.label)}</code></td>"
+                f"<td style='padding:1px 6px'><code>{escape(case.got)}</code>{want}</td>"
+                f"<td style='padding:1px 6px'>{note}</td></tr>")
+    table = ("<table style='border-collapse:collapse;font-size:90%;margin-top:4px'>"
+             "<tr><th></th><th style='text-align:left'>case</th><th style='text-align:left'>your answer</th>"
+             "<th style='text-align:left'>hint</th></tr>" + "".join(rows) + "</table>") if rows else ""
+    return (f"<div style='border-left:4px solid {color};padding:4px 10px;margin:4px 0'>"
+            f"{head}{table}</div>")
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
