@@ -1,0 +1,192 @@
+"""The ``course`` command.
+
+::
+
+    course lab                         open JupyterLab on the start-here notebook
+    course run [PATHS] [--timeout S]   execute notebooks headless, print a timing table
+    course check NOTEBOOK [--json]     run a lab and report each exercise's points
+    course release [--check]           regenerate exercises/ and the reference answers
+
+Exit status: 0 on success, 1 when something failed (a notebook error, an
+out-of-date release), 2 for a wrong path or a malformed notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from course_utils import __version__
+
+
+def project_root() -> Path:
+    """The course folder: ``$COURSE_ROOT``, the checkout this package lives in, or the current folder."""
+    configured = os.environ.get("COURSE_ROOT")
+    if configured:
+        return Path(configured).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "notebooks").is_dir() and (checkout / "solutions").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain fixed-width table.
+
+    >>> print(format_table(["a", "bb"], [["1", "2"]]))
+    a  bb
+    -  --
+    1  2
+    """
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"course: error: {message}", file=sys.stderr)
+    return code
+
+
+# -- course lab ---------------------------------------------------------------
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    root = project_root()
+    start = root / "notebooks" / "00_start_here.ipynb"
+    if not start.exists():
+        return _fail(f"{start}: no such file (run `course lab` inside the course folder)")
+    command = [sys.executable, "-m", "jupyter", "lab", str(start.relative_to(root)),
+               f"--ServerApp.root_dir={root}"]
+    if args.no_browser:
+        command.append("--no-browser")
+    if args.port:
+        command.append(f"--port={args.port}")
+    os.chdir(root)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+# -- course run ---------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from course_utils.notebooks import NotebookError, execute_notebook, find_notebooks, read_notebook
+
+    root = project_root()
+    paths = args.paths or [root / "notebooks", root / "solutions"]
+    try:
+        notebooks = find_notebooks(paths)
+        parsed = [(path, read_notebook(path)) for path in notebooks]
+    except NotebookError as exc:
+        return _fail(str(exc))
+    if not parsed:
+        return _fail("no notebooks found in " + ", ".join(map(str, paths)))
+    rows, failed, total = [], 0, 0.0
+    for path, nb in parsed:
+        result = execute_notebook(nb, cwd=path.parent, timeout=args.timeout)
+        total += result.seconds
+        failed += result.status != "ok"
+        rows.append([_shown(path, root), f"{result.seconds:.1f}", result.summary()])
+        print(f"  {rows[-1][0]}: {rows[-1][2]} ({rows[-1][1]} s)", file=sys.stderr, flush=True)
+    rows.append(["total", f"{total:.1f}", f"{len(parsed) - failed}/{len(parsed)} ok"])
+    print(format_table(["notebook", "seconds", "status"], rows))
+    return 1 if failed else 0
+
+
+# -- course check -------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from course_utils.grading.lab import check_notebook
+    from course_utils.notebooks import NotebookError
+
+    try:
+        report = check_notebook(args.notebook, timeout=args.timeout)
+    except NotebookError as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps([{"exercise": r.exercise, "points": r.points, "max_points": r.max_points,
+                           "status": r.status} for r in report.results], indent=2))
+        return 0
+    rows = [[r.exercise, f"{r.points:g}/{r.max_points:g}", r.status, _note(r)] for r in report.results]
+    print(format_table(["exercise", "points", "status", "note"], rows))
+    print(f"\ntotal: {report.points:g}/{report.max_points:g} points ({report.execution.seconds:.1f} s)")
+    if not any(r.hidden_run for r in report.results):
+        print("public checks only: your instructor's grading adds hidden cases")
+    if report.execution.status != "ok" and report.execution.message:
+        print(f"note: the notebook {report.execution.summary()}")
+    return 0
+
+
+def _note(result) -> str:
+    from course_utils.checks.render import headline
+
+    if result.status in ("passed", "not attempted"):
+        return headline(result)
+    failing = [c for c in result.cases if c.status != "passed"]
+    first = failing[0] if failing else None
+    text = result.message or (f"{first.label}: {first.message or first.status}" if first else "")
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+# -- course release -----------------------------------------------------------
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from course_utils.release import ReleaseError, release
+
+    root = project_root()
+    try:
+        problems = release(root, check=args.check, force=args.force, timeout=args.timeout,
+                           log=lambda message: print(message, file=sys.stderr))
+    except ReleaseError as exc:
+        return _fail(str(exc), code=1)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("exercises/ and reference answers are up to date" if args.check else "release complete")
+    return 1 if problems else 0
+
+
+def _shown(path: Path, root: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Training Deep Networks: lessons, labs and grading.")
+    parser.add_argument("--version", action="version", version=f"course {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = commands.add_parser("lab", help="open JupyterLab on notebooks/00_start_here.ipynb")
+    lab.add_argument("--no-browser", action="store_true", help="start the server without opening a browser")
+    lab.add_argument("--port", type=int, help="port of the JupyterLab server")
+    lab.set_defaults(run=cmd_lab)
+
+    run = commands.add_parser("run", help="execute notebooks headless in fresh kernels and time them")
+    run.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/ and solutions/)")
+    run.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed per notebook")
+    run.set_defaults(run=cmd_run)
+
+    check = commands.add_parser("check", help="run a lab and report each exercise's points")
+    check.add_argument("notebook", help="a lab notebook, e.g. exercises/03_initialization.ipynb")
+    check.add_argument("--json", action="store_true",
+                       help="print a JSON list of {exercise, points, max_points, status}")
+    check.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed for the notebook")
+    check.set_defaults(run=cmd_check)
+
+    rel = commands.add_parser("release", help="regenerate exercises/ and the reference answers from solutions/")
+    rel.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
+    rel.add_argument("--force", action="store_true", help="overwrite exercise notebooks even if edited")
+    rel.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed per solution")
+    rel.set_defaults(run=cmd_release)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

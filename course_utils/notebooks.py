@@ -1,0 +1,189 @@
+"""Read, validate and execute notebooks headless, each in a fresh kernel.
+
+Used by ``course run``, ``course check``, ``course release`` and the grader.
+A notebook is executed in memory: the file on disk is never written.
+
+Example::
+
+    nb = read_notebook("notebooks/00_start_here.ipynb")
+    result = execute_notebook(nb, cwd="notebooks", timeout=120)
+    result.status, round(result.seconds)   # ('ok', 5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import nbformat
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
+
+OK, ERROR, TIMEOUT, DEAD = "ok", "error", "timeout", "kernel died"
+
+
+class NotebookError(Exception):
+    """A path that is not a readable notebook; the message is one line for the terminal."""
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook, or raise :class:`NotebookError` saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError(f"{path}: no such file")
+    if path.is_dir():
+        raise NotebookError(f"{path}: is a folder, expected a notebook (.ipynb)")
+    if path.suffix != ".ipynb":
+        raise NotebookError(f"{path}: not a notebook (expected a .ipynb file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotebookError(f"{path}: cannot be read ({exc})") from None
+    return parse_notebook(text, str(path))
+
+
+def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """Parse notebook JSON text; a malformed notebook raises :class:`NotebookError`."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{name}: malformed notebook, not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+        raise NotebookError(f"{name}: malformed notebook, no 'cells' or 'nbformat' field")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises several kinds
+        message = str(getattr(exc, "message", exc)).splitlines()[0]
+        raise NotebookError(f"{name}: malformed notebook ({message})") from None
+    return nb
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """The exact text ``nbformat`` (and JupyterLab) would save."""
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders to the notebooks they hold (sorted); a missing path raises :class:`NotebookError`."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise NotebookError(f"{path}: no such file or folder")
+    return found
+
+
+@dataclass
+class CellError:
+    index: int
+    grade_id: str
+    ename: str
+    evalue: str
+
+    def __str__(self) -> str:
+        where = f"cell {self.index}" + (f" ({self.grade_id})" if self.grade_id else "")
+        return f"{where}: {self.ename}: {self.evalue}".strip().rstrip(":")
+
+
+@dataclass
+class Execution:
+    """What happened when a notebook ran: status, seconds, and the errors of its cells."""
+
+    status: str
+    seconds: float
+    errors: list[CellError] = field(default_factory=list)
+    notebook: nbformat.NotebookNode | None = None
+    message: str = ""
+
+    def summary(self) -> str:
+        if self.status == OK:
+            return OK
+        detail = self.message or (str(self.errors[0]) if self.errors else "")
+        return f"{self.status}: {detail}" if detail else self.status
+
+
+def kernel_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a headless kernel: ours, quiet, plus ``extra``."""
+    env = dict(os.environ)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    env.update(extra or {})
+    return env
+
+
+def execute_notebook(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: float = 600,
+                     env: dict[str, str] | None = None, allow_errors: bool = False) -> Execution:
+    """Execute a copy of ``nb`` in a fresh kernel of this Python, with a wall-clock ``timeout``.
+
+    With ``allow_errors`` every cell runs even after an error (a lab is graded
+    to the end); otherwise execution stops at the first error, like "Run All".
+    The kernel is killed (not waited for) when the time is up.
+    """
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # never touch the caller's notebook
+    start = time.perf_counter()
+    status, message = OK, ""
+    try:
+        asyncio.run(_execute(nb, Path(cwd), start + timeout, kernel_environment(env), allow_errors))
+    except Exception as exc:
+        name = type(exc).__name__
+        if time.perf_counter() - start >= timeout or name in ("TimeoutError", "CellTimeoutError"):
+            status, message = TIMEOUT, f"stopped after {timeout:g} s"
+        elif name == "CellExecutionError":
+            status = ERROR
+        elif name == "DeadKernelError":
+            status, message = DEAD, "the kernel died (out of memory, or the process exited)"
+        else:
+            status, message = ERROR, f"{name}: {exc}".splitlines()[0]
+    seconds = time.perf_counter() - start
+    errors = cell_errors(nb)
+    if status == OK and errors:
+        status = ERROR
+    return Execution(status, seconds, errors, nb, message)
+
+
+def cell_errors(nb: nbformat.NotebookNode) -> list[CellError]:
+    """The error outputs of an executed notebook, in cell order."""
+    errors = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+                errors.append(CellError(index, grade_id, output.get("ename", ""), output.get("evalue", "")))
+    return errors
+
+
+async def _execute(nb, cwd: Path, deadline: float, env: dict, allow_errors: bool) -> None:
+    """Each cell may use what is left of the notebook's time; then the kernel is killed."""
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
+    client = NotebookClient(nb, km=km, allow_errors=allow_errors, shutdown_kernel="immediate",
+                            timeout_func=lambda cell: max(1, int(deadline - time.perf_counter()) + 1),
+                            startup_timeout=max(1, int(deadline - time.perf_counter())),
+                            resources={"metadata": {"path": str(cwd)}})
+    try:
+        await asyncio.wait_for(
+            client.async_execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            max(1.0, deadline - time.perf_counter() + 5))
+    finally:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+
+
+class ThisPython(KernelSpecManager):
+    """Run every notebook on the interpreter that has ``course_utils`` installed,
+    whatever kernels the user registered elsewhere (``~/.local/share/jupyter``)."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())

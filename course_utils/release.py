@@ -1,0 +1,245 @@
+"""``solutions/`` -> ``exercises/`` and the reference answers.
+
+For every lab ``solutions/NN_topic.ipynb`` (nbgrader markup), ``course release``
+
+1. validates the nbgrader metadata and that each test cell's points are its
+   exercise's points;
+2. runs the reference solution headless in record mode, and writes what it
+   returned on every case to ``solutions/answers/NN_topic.json`` (public and
+   hidden cases) and ``course_utils/checks/answers/NN_topic.json`` (public
+   cases only, shipped with the package);
+3. writes the learner version ``exercises/NN_topic.ipynb``: each solution
+   region becomes ``# YOUR CODE HERE`` + ``raise NotImplementedError()``,
+   hidden tests are removed, outputs cleared, nbgrader metadata kept.
+
+It never overwrites an exercise notebook that someone has edited.
+
+>>> print(replace_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return 2 * x\\n    ### END SOLUTION"))
+def f(x):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_utils.checks.answers import RECORD_ENV, answers_document, dump_answers, read_records
+from course_utils.checks.compare import close
+from course_utils.checks.registry import EXERCISES
+from course_utils.checks.values import from_plain
+from course_utils.grading.lab import CHECK_CALL
+from course_utils.notebooks import NotebookError, execute_notebook, notebook_text, read_notebook
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+MARKDOWN_STUB = "YOUR ANSWER HERE"
+
+
+class ReleaseError(Exception):
+    """A lab that cannot be released; the message says which file and why."""
+
+
+def replace_solutions(source: str) -> str:
+    """Replace each ``### BEGIN/END SOLUTION`` region by the nbgrader code stub."""
+    out: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        marker = line.strip()
+        if marker == BEGIN_SOLUTION:
+            if inside:
+                raise ReleaseError("nested ### BEGIN SOLUTION")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + stub for stub in CODE_STUB]
+        elif marker == END_SOLUTION:
+            if not inside:
+                raise ReleaseError("### END SOLUTION without ### BEGIN SOLUTION")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ReleaseError("### BEGIN SOLUTION is never closed")
+    return "\n".join(out)
+
+
+def remove_hidden_tests(source: str) -> str:
+    """Drop every ``### BEGIN/END HIDDEN TESTS`` region, markers included."""
+    out: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        marker = line.strip()
+        if marker == BEGIN_HIDDEN:
+            if inside:
+                raise ReleaseError("nested ### BEGIN HIDDEN TESTS")
+            inside = True
+        elif marker == END_HIDDEN:
+            if not inside:
+                raise ReleaseError("### END HIDDEN TESTS without ### BEGIN HIDDEN TESTS")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ReleaseError("### BEGIN HIDDEN TESTS is never closed")
+    return "\n".join(out).rstrip("\n")
+
+
+def cells_digest(nb: nbformat.NotebookNode) -> str:
+    """A fingerprint of a notebook's cells (type and source): tells an edited exercise apart."""
+    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def exercise_notebook(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
+    """The learner version of a lab: solutions replaced, hidden tests removed, outputs cleared."""
+    nb = copy.deepcopy(solution)
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        if meta.get("solution"):
+            cell.source = MARKDOWN_STUB if cell.cell_type == "markdown" else replace_solutions(cell.source)
+        elif BEGIN_SOLUTION in cell.source:
+            raise ReleaseError(f"cell {meta.get('grade_id', '?')!r} has a solution region but is not "
+                               "an nbgrader solution cell")
+        cell.source = remove_hidden_tests(cell.source)
+    nb.metadata["course"] = {"generated_from": source_name, "cells_sha256": cells_digest(nb)}
+    return nb
+
+
+def validate_lab(nb: nbformat.NotebookNode, name: str) -> None:
+    """nbgrader's own metadata rules, plus: each test cell checks one exercise worth its points."""
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    try:
+        MetadataValidator().validate_nb(nb)
+    except ValidationError as exc:
+        raise ReleaseError(f"{name}: invalid nbgrader metadata: {exc}") from None
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        ids = sorted(set(CHECK_CALL.findall(cell.source)))
+        if len(ids) != 1:
+            raise ReleaseError(f"{name}: test cell {meta['grade_id']!r} must check exactly one exercise, "
+                               f"found {ids or 'none'}")
+        exercise = EXERCISES.get(ids[0])
+        if exercise is None:
+            raise ReleaseError(f"{name}: test cell {meta['grade_id']!r} checks unknown exercise {ids[0]!r}")
+        if float(meta["points"]) != float(exercise.points):
+            raise ReleaseError(f"{name}: test cell {meta['grade_id']!r} is worth {meta['points']} points "
+                               f"but {exercise.id} is worth {exercise.points}")
+
+
+@dataclass
+class LabFiles:
+    """What release produces for one lab: {path: text}."""
+
+    lab: str
+    files: dict[Path, str]
+
+
+def build_lab(solution_path: Path, root: Path, *, timeout: float = 600) -> LabFiles:
+    """Validate and run one reference solution; return the files it releases."""
+    name = str(solution_path.relative_to(root)) if solution_path.is_relative_to(root) else str(solution_path)
+    try:
+        nb = read_notebook(solution_path)
+    except NotebookError as exc:
+        raise ReleaseError(str(exc)) from None
+    validate_lab(nb, name)
+    learner = exercise_notebook(nb, name)
+
+    with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
+        record = Path(scratch) / "records.jsonl"
+        run = execute_notebook(nb, cwd=solution_path.parent, timeout=timeout, env={RECORD_ENV: str(record)})
+        records = read_records(record)
+    if run.status != "ok":
+        raise ReleaseError(f"{name}: the reference solution does not run cleanly: {run.summary()}")
+    failures = [r for r in records if r["status"] != "ok"]
+    if failures:
+        first = failures[0]
+        raise ReleaseError(f"{name}: the reference solution of {first['exercise']} failed on case "
+                           f"{first['case']}: {first['status']} {first.get('error', '')}".rstrip())
+    checked = {r["exercise"] for r in records}
+    missing = sorted({cid for cell in nb.cells for cid in CHECK_CALL.findall(cell.source)} - checked)
+    if missing:
+        raise ReleaseError(f"{name}: the reference solution never checked {', '.join(missing)}")
+
+    lab = solution_path.stem
+    files = {
+        root / "exercises" / f"{lab}.ipynb": notebook_text(learner),
+        root / "solutions" / "answers" / f"{lab}.json": dump_answers(answers_document(lab, records, hidden=True)),
+    }
+    if (root / "course_utils" / "checks").is_dir():  # the package's public copy, when it lives here
+        files[root / "course_utils" / "checks" / "answers" / f"{lab}.json"] = \
+            dump_answers(answers_document(lab, records, hidden=False))
+    return LabFiles(lab, files)
+
+
+def same_content(path: Path, new_text: str) -> bool:
+    """Is the file on disk what release would write? Answer files compare numbers within 1e-6."""
+    if not path.exists():
+        return False
+    old_text = path.read_text(encoding="utf-8")
+    if old_text == new_text or path.suffix != ".json":
+        return old_text == new_text
+    try:
+        old, new = json.loads(old_text), json.loads(new_text)
+    except json.JSONDecodeError:
+        return False
+    return close(rtol=1e-6, atol=1e-12)(from_plain(old), from_plain(new)).ok
+
+
+def edited_by_someone(path: Path) -> bool:
+    """An exercise notebook whose cells no longer match the fingerprint release wrote."""
+    try:
+        nb = read_notebook(path)
+    except NotebookError:
+        return True
+    recorded = nb.metadata.get("course", {}).get("cells_sha256")
+    return recorded != cells_digest(nb)
+
+
+def release(root: Path, *, check: bool = False, force: bool = False, timeout: float = 600,
+            log=print) -> list[str]:
+    """Release every lab of ``root/solutions``; return the list of problems (empty = all good).
+
+    With ``check=True`` nothing is written: the problems are the files that
+    are out of date.
+    """
+    solutions = sorted((root / "solutions").glob("*.ipynb"))
+    if not solutions:
+        raise ReleaseError(f"{root / 'solutions'}: no lab notebooks to release")
+    problems: list[str] = []
+    for solution in solutions:
+        started = time.perf_counter()
+        built = build_lab(solution, root, timeout=timeout)
+        for path, text in built.files.items():
+            shown = path.relative_to(root) if path.is_relative_to(root) else path
+            if same_content(path, text):
+                continue
+            if check:
+                problems.append(f"{shown} is out of date: run `course release`")
+            elif path.suffix == ".ipynb" and path.exists() and edited_by_someone(path) and not force:
+                problems.append(f"{shown} has been edited since it was generated; left untouched "
+                                "(move it away, or use --force to overwrite it)")
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                log(f"wrote {shown}")
+        log(f"{built.lab}: released in {time.perf_counter() - started:.1f} s")
+    labs = {s.stem for s in solutions}
+    for orphan in sorted((root / "exercises").glob("*.ipynb")):
+        if orphan.stem not in labs:
+            problems.append(f"exercises/{orphan.name} has no source in solutions/")
+    return problems
