@@ -1,0 +1,217 @@
+"""The check engine: comparators, hints, not-attempted, errors, time limits, rendering, record mode."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.checks import api, check
+from course_utils.checks.answers import read_records
+from course_utils.checks.compare import close, exact, label
+from course_utils.checks.engine import (ERROR, FAILED, NOT_ATTEMPTED, PASSED, TIMEOUT, Attempt, Exercise,
+                                        attempt, case_key, grade, judge, score)
+from course_utils.checks.hints import like, when
+from course_utils.checks.render import to_html, to_text
+from course_utils.checks.values import from_plain, short_repr, to_plain
+
+DOUBLE = Exercise(
+    "demo.double", "Double it", points=2, cases=({"x": 1.0}, {"x": -3.0}),
+    compare=close(rtol=1e-9),
+    hints=(like(lambda want, case: want / 2, "you returned x itself: multiply by two"),
+           when(lambda got, want, case: got == -want, "wrong sign")),
+    timeout=0.5,
+)
+ANSWERS = {case_key(case): 2 * case["x"] for case in DOUBLE.cases}
+
+
+def run(function, exercise=DOUBLE, answers=ANSWERS):
+    attempts = [(case, False, attempt(exercise, function, case)) for case in exercise.cases]
+    return grade(exercise, attempts, answers)
+
+
+# -- values ------------------------------------------------------------------
+
+def test_values_round_trip_arrays_tensors_and_nesting():
+    value = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": torch.tensor([1, 2]), "c": (1, 2.5, "x"),
+             "d": np.float64(0.25), "e": np.bool_(True), "f": None}
+    plain = to_plain(value)
+    json.dumps(plain)  # JSON-compatible
+    back = from_plain(plain)
+    assert back["a"].dtype == np.float32 and back["a"].shape == (2, 3)
+    assert back["b"].tolist() == [1, 2]
+    assert back["c"] == [1, 2.5, "x"] and back["d"] == 0.25 and back["e"] is True and back["f"] is None
+
+
+def test_values_describe_objects_without_plain_form():
+    plain = to_plain(torch.nn.Linear(2, 3))
+    assert plain["type"] == "Linear" and "in_features=2" in plain["__object__"]
+    assert short_repr(np.zeros((100, 3))) == "array of shape (100, 3), float64, mean 0, std 0"
+
+
+# -- comparators --------------------------------------------------------------
+
+@pytest.mark.parametrize("got, want, ok, why", [
+    (1.0 + 1e-10, 1.0, True, ""),
+    (1.1, 1.0, False, "1.1 but expected 1"),
+    (np.array([1.0, 2.0]), [1.0, 2.0], True, ""),
+    (np.array([[1.0, 2.0]]), [1.0, 2.0], False, "shape (1, 2) but expected (2,)"),
+    ([1.0, float("nan")], [1.0, 2.0], False, "contains NaN"),
+    ([1.0, 2.0, 3.0], [1.0, 2.5, 3.0], False, "values differ: largest difference 0.5 at index 1"),
+    (None, 1.0, False, "got None: did the function forget to `return`?"),
+    ("0.5", 0.5, False, "expected a number, got the string '0.5'"),
+    ({"a": 1.0}, {"a": 1.0, "b": 2.0}, False, "missing key(s) 'b'"),
+    ([{"w": 1.0}, {"w": 2.0}], [{"w": 1.0}, {"w": 2.2}], False, "2 but expected 2.2 at [1]['w']"),
+    (np.array(3.0), 3.0, True, ""),
+])
+def test_close_explains_the_difference(got, want, ok, why):
+    verdict = close(rtol=1e-6)(got, want)
+    assert verdict.ok is ok
+    assert verdict.why == why
+
+
+def test_tolerances_and_exact_and_labels():
+    assert close(rtol=0.1)(1.09, 1.0).ok and not close(rtol=0.05)(1.09, 1.0).ok
+    assert close(rtol=0, atol=1e-3)(1e-4, 0.0).ok
+    assert exact()([1, 2], [1, 2]).ok and not exact()([1, 2], [1, 3]).ok
+    assert label()(" Vanishing ", "vanishing").ok
+    assert label()(0.05, "vanishing").why == "expected a string such as 'vanishing', got float"
+
+
+# -- running and judging ------------------------------------------------------
+
+def test_reference_passes_with_full_points():
+    result = run(lambda x: 2 * x)
+    assert (result.status, result.points, result.max_points) == (PASSED, 2.0, 2.0)
+
+
+def test_hints_name_the_mistake_and_partial_credit_is_per_case():
+    result = run(lambda x: x)
+    assert result.status == FAILED and result.points == 0
+    assert {c.message for c in result.cases} == {"you returned x itself: multiply by two"}
+    partial = run(lambda x: 2 * x if x > 0 else -2 * x)
+    assert partial.status == "partial" and partial.points == 1.0
+    assert partial.cases[1].message == "wrong sign"
+
+
+def test_not_implemented_is_not_attempted_not_a_crash():
+    def untouched(x):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    result = run(untouched)
+    assert result.status == NOT_ATTEMPTED and result.points == 0
+    assert "not attempted" in to_text(result)
+
+
+def test_a_crash_is_reported_with_the_learners_line():
+    def broken(x):
+        return 2 * x / 0
+
+    result = run(broken)
+    assert result.status == FAILED
+    assert all(c.status == ERROR for c in result.cases)
+    line = broken.__code__.co_firstlineno + 1
+    assert result.cases[0].message == f"ZeroDivisionError: float division by zero (line {line} in broken)"
+
+
+def test_an_endless_loop_is_stopped_by_the_case_time_limit():
+    def endless(x):
+        while True:
+            pass
+
+    outcome = attempt(DOUBLE, endless, {"x": 1.0})
+    assert outcome.status == TIMEOUT and outcome.error == "took longer than 0.5 s"
+
+
+def test_a_learner_except_clause_cannot_swallow_the_time_limit():
+    def stubborn(x):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:
+                continue
+
+    assert attempt(DOUBLE, stubborn, {"x": 1.0}).status == TIMEOUT
+
+
+def test_a_function_that_mutates_its_inputs_cannot_spoil_the_next_case():
+    exercise = Exercise("demo.sum", "Sum", 1, cases=({"xs": [1, 2]}, {"xs": [1, 2]}))
+
+    def destructive(xs):
+        total = sum(xs)
+        xs.append(100)
+        return total
+
+    values = [attempt(exercise, destructive, case).value for case in exercise.cases]
+    assert values == [3, 3]
+
+
+def test_not_a_function():
+    outcome = attempt(DOUBLE, 4.0, {"x": 1.0})
+    assert outcome.status == ERROR and outcome.error.startswith("expected a function, got float")
+
+
+def test_hidden_cases_never_show_the_reference_value():
+    case = {"x": 5.0}
+    outcome = judge(DOUBLE, case, Attempt("ok", value=7.0), want=10.0, hidden=True)
+    assert outcome.label == "hidden case 1" and outcome.want == ""
+    assert "10" not in outcome.message and outcome.message == "wrong answer on this case"
+    hinted = judge(DOUBLE, case, Attempt("ok", value=5.0), want=10.0, hidden=True)
+    assert hinted.message == "you returned x itself: multiply by two"
+
+
+def test_missing_reference_never_awards_points():
+    result = run(lambda x: 2 * x, answers={})
+    assert result.points == 0 and all(c.status == "no reference" for c in result.cases)
+
+
+def test_an_exercise_that_never_ran_is_an_error():
+    assert score(DOUBLE, []).status == ERROR
+
+
+# -- rendering ----------------------------------------------------------------
+
+def test_html_and_text_reports():
+    result = run(lambda x: x)
+    html = to_html(result)
+    assert "✗" in html and "multiply by two" in html and "0/2 points" in html
+    assert "<script" not in html
+    passed = run(lambda x: 2 * x)
+    assert "public checks passed" in to_text(passed)
+    assert "all tests passed" not in to_text(passed).lower()
+
+
+def test_check_in_a_notebook_shows_html_and_gives_nbgrader_the_points(capsys):
+    result = check("init.he_std", lambda fan_in: math.sqrt(1 / fan_in))
+    bundle = result._repr_mimebundle_()
+    assert float(bundle["text/plain"]) == result.points == 0.0
+    assert "Xavier" in bundle["text/html"]
+    assert "✗ init.he_std" in capsys.readouterr().out  # plain text outside Jupyter
+    good = check("init.he_std", lambda fan_in: math.sqrt(2 / fan_in))
+    assert good.passed and float(good._repr_mimebundle_()["text/plain"]) == 1.0
+
+
+def test_unknown_exercise_suggests_the_right_id():
+    with pytest.raises(KeyError, match="did you mean 'init.he_std'"):
+        check("init.he_sdt", lambda fan_in: 1.0)
+
+
+# -- record mode (the grading hook) --------------------------------------------
+
+def test_record_mode_records_answers_instead_of_comparing(tmp_path, monkeypatch):
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("COURSE_RECORD", str(record))
+    api.add_hidden_cases("init.he_std", [{"fan_in": 7}])
+    try:
+        outcome = check("init.he_std", lambda fan_in: math.sqrt(2 / fan_in))
+    finally:
+        api._hidden_cases.clear()
+    assert repr(outcome) == "recorded 4 cases of init.he_std for grading"
+    records = read_records(record)
+    assert [(r["case"], r["hidden"], r["status"]) for r in records] == [
+        ({"fan_in": 64}, False, "ok"), ({"fan_in": 512}, False, "ok"), ({"fan_in": 3}, False, "ok"),
+        ({"fan_in": 7}, True, "ok")]
+    assert records[-1]["value"] == pytest.approx(math.sqrt(2 / 7))

@@ -1,0 +1,68 @@
+"""The `course` command: help, clear one-line errors, exit codes, and the run table."""
+
+import json
+
+import pytest
+
+from conftest import ROOT, course
+
+
+@pytest.mark.parametrize("command", ["lab", "run", "check", "release"])
+def test_every_command_has_help(command):
+    result = course(command, "--help")
+    assert result.returncode == 0 and "usage: course" in result.stdout
+
+
+def test_missing_path_is_a_one_line_error():
+    result = course("check", "exercises/99_nothing.ipynb")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "course: error: exercises/99_nothing.ipynb: no such file"
+    result = course("run", "nowhere/")
+    assert result.returncode == 2 and result.stderr.strip() == "course: error: nowhere: no such file or folder"
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("{not json", "not valid JSON"),
+    ('{"cells": [], "metadata": {}}', "no 'cells' or 'nbformat' field"),
+    ('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "malformed notebook ("),
+])
+def test_malformed_notebook_is_a_one_line_error(tmp_path, content, reason):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(content)
+    for command in (["check", str(bad)], ["run", str(bad)]):
+        result = course(*command)
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert reason in result.stderr and str(bad) in result.stderr
+
+
+def test_a_notebook_without_exercises_is_not_a_lab():
+    result = course("check", "notebooks/00_start_here.ipynb")
+    assert result.returncode == 2 and "not a lab" in result.stderr
+
+
+def test_run_prints_a_table_and_fails_on_an_error(tmp_path):
+    good = ROOT / "exercises" / "00_warmup.ipynb"
+    result = course("run", str(good), "--timeout", "120")
+    assert result.returncode == 1  # an untouched lab stops at its first NotImplementedError
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["notebook", "seconds", "status"]
+    assert "exercises/00_warmup.ipynb" in lines[2] and "NotImplementedError" in lines[2]
+
+
+def test_run_stops_a_notebook_at_its_time_limit(tmp_path):
+    slow = tmp_path / "slow.ipynb"
+    slow.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "id": "a",
+                                           "metadata": {}, "outputs": [], "source": "import time\ntime.sleep(60)"}],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    result = course("run", str(slow), "--timeout", "5")
+    assert result.returncode == 1
+    assert "timeout: stopped after 5 s" in result.stdout
+    seconds = float(result.stdout.splitlines()[2].split()[1])
+    assert seconds < 30
+
+
+def test_check_prints_a_table_with_totals():
+    result = course("check", "solutions/00_warmup.ipynb")
+    assert result.returncode == 0
+    assert "start.accuracy" in result.stdout and "total: 2/2 points" in result.stdout

@@ -1,0 +1,77 @@
+"""The project's shape: two commands, CI, and dependencies that agree everywhere."""
+
+import re
+import tomllib
+
+import yaml
+from packaging.requirements import Requirement
+
+from conftest import ROOT
+
+CONDA_NAMES = {"pytorch": "torch"}
+
+
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = pyproject()["project"]
+    wanted = {}
+    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        requirement = Requirement(line)
+        wanted[requirement.name.lower()] = str(requirement.specifier)
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    for entry in env["dependencies"]:
+        if isinstance(entry, str) and entry not in ("pip",) and not entry.startswith("python"):
+            requirement = Requirement(entry)
+            conda[CONDA_NAMES.get(requirement.name, requirement.name).lower()] = str(requirement.specifier)
+    assert conda == wanted
+    pip_section = next(entry["pip"] for entry in env["dependencies"] if isinstance(entry, dict))
+    assert "-e ." in pip_section, "conda users must get course_utils and the `course` command too"
+
+
+def test_runtime_dependencies_are_the_ones_the_course_needs():
+    names = {Requirement(d).name for d in pyproject()["project"]["dependencies"]}
+    assert {"jupyterlab", "ipywidgets", "torch", "torchvision", "scikit-learn", "matplotlib",
+            "nbformat", "nbclient", "nbgrader"} <= names
+    assert pyproject()["project"]["scripts"]["course"] == "course_utils.cli:main"
+
+
+def test_constraints_pin_every_runtime_dependency():
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[name.lower().replace("_", "-")] = version
+    for line in pyproject()["project"]["dependencies"]:
+        requirement = Requirement(line)
+        assert requirement.name.lower() in pinned, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned[requirement.name.lower()]), requirement
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S).group(1)
+    assert [line.strip() for line in first_block.strip().splitlines()] == ["make lab", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab: \$\(STAMP\)", makefile, re.M) and re.search(r"^test: \$\(STAMP\)", makefile, re.M)
+    assert "notebooks/00_start_here.ipynb" in readme
+
+
+def test_ci_runs_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", script, re.M)
+
+
+def test_readme_course_map_links_exist():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(((?:notebooks|exercises|solutions|docs)/[^)]+)\)", readme)
+    assert links, "the course map links the lessons and labs"
+    for link in links:
+        assert (ROOT / link).exists(), f"README links to a missing file: {link}"
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        assert f"notebooks/{notebook.name}" in readme, f"{notebook.name} is missing from the course map"
+    for notebook in (ROOT / "exercises").glob("*.ipynb"):
+        assert f"exercises/{notebook.name}" in readme, f"{notebook.name} is missing from the course map"
