@@ -5,7 +5,7 @@
     course lab                         open JupyterLab on the start-here notebook
     course run [PATHS] [--timeout S]   execute notebooks headless, print a timing table
     course check NOTEBOOK [--json]     run a lab and report each exercise's points
-    course release [--check]           regenerate exercises/ and the reference answers
+    course release [LABS] [--check]    regenerate exercises/ and the reference answers
 
 Exit status: 0 on success, 1 when something failed (a notebook error, an
 out-of-date release), 2 for a wrong path or a malformed notebook.
@@ -64,6 +64,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         command.append("--no-browser")
     if args.port:
         command.append(f"--port={args.port}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and classroom VMs often run as root
     os.chdir(root)
     os.execv(sys.executable, command)
     return 0  # not reached
@@ -137,7 +139,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     root = project_root()
     try:
-        problems = release(root, check=args.check, force=args.force, timeout=args.timeout,
+        problems = release(root, labs=args.labs, check=args.check, force=args.force, timeout=args.timeout,
                            log=lambda message: print(message, file=sys.stderr))
     except ReleaseError as exc:
         return _fail(str(exc), code=1)
@@ -176,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     rel = commands.add_parser("release", help="regenerate exercises/ and the reference answers from solutions/")
+    rel.add_argument("labs", nargs="*", help="only these labs, e.g. solutions/03_initialization.ipynb (default: all)")
     rel.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
     rel.add_argument("--force", action="store_true", help="overwrite exercise notebooks even if edited")
     rel.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed per solution")

@@ -210,14 +210,18 @@ def edited_by_someone(path: Path) -> bool:
     return recorded != cells_digest(nb)
 
 
-def release(root: Path, *, check: bool = False, force: bool = False, timeout: float = 600,
-            log=print) -> list[str]:
-    """Release every lab of ``root/solutions``; return the list of problems (empty = all good).
+def release(root: Path, *, labs: list[Path] | None = None, check: bool = False, force: bool = False,
+            timeout: float = 600, log=print) -> list[str]:
+    """Release the labs of ``root/solutions`` (all, or only ``labs``); return the problems found.
 
     With ``check=True`` nothing is written: the problems are the files that
-    are out of date.
+    are out of date. An empty list means all is well.
     """
-    solutions = sorted((root / "solutions").glob("*.ipynb"))
+    every_lab = sorted((root / "solutions").glob("*.ipynb"))
+    solutions = every_lab if not labs else [Path(lab).resolve() for lab in labs]
+    for solution in solutions:
+        if solution.parent != (root / "solutions").resolve() or not solution.exists():
+            raise ReleaseError(f"{solution}: not a lab in {root / 'solutions'}")
     if not solutions:
         raise ReleaseError(f"{root / 'solutions'}: no lab notebooks to release")
     problems: list[str] = []
@@ -238,8 +242,8 @@ def release(root: Path, *, check: bool = False, force: bool = False, timeout: fl
                 path.write_text(text, encoding="utf-8")
                 log(f"wrote {shown}")
         log(f"{built.lab}: released in {time.perf_counter() - started:.1f} s")
-    labs = {s.stem for s in solutions}
+    sources = {s.stem for s in every_lab}
     for orphan in sorted((root / "exercises").glob("*.ipynb")):
-        if orphan.stem not in labs:
+        if orphan.stem not in sources:
             problems.append(f"exercises/{orphan.name} has no source in solutions/")
     return problems

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import difflib
 
-from . import initialization, start
+from . import (data_quality, features, imbalance, initialization, losses, normalization, optimizers, pinn,
+               regularization, start, transfer, validation)
 from .engine import Exercise
 
-TOPICS = (start, initialization)
+# In course order: one module per lab.
+TOPICS = (start, data_quality, normalization, initialization, losses, validation, imbalance, regularization,
+          optimizers, pinn, transfer, features)
 
 EXERCISES: dict[str, Exercise] = {}
 for _topic in TOPICS:

@@ -1,12 +1,6 @@
-"""Known-wrong implementations of every exercise, each with the hint it must get.
-
-tests/test_labs.py runs each one on the public *and* hidden cases and checks
-that it loses points and gets its hint; it also checks that every hint rule
-of every exercise is reached by at least one entry here.
-"""
+"""Known-wrong implementations of lab 03's exercises, with the hint each must get."""
 
 import math
-from collections import Counter
 
 import torch
 from torch import nn
@@ -52,17 +46,6 @@ def _diagnose_swapped(stds):
 
 
 WRONG = {
-    "start.accuracy": [
-        (lambda y_true, y_pred: 100 * sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true), "percentage"),
-        (lambda y_true, y_pred: sum(t != p for t, p in zip(y_true, y_pred)) / len(y_true), "error rate"),
-        (lambda y_true, y_pred: sum(t == p for t, p in zip(y_true, y_pred)), "number of correct predictions"),
-    ],
-    "start.majority_baseline": [
-        (lambda y_train, y_test: Counter(y_test).most_common(1)[0][1] / len(y_test), "majority class of the *test*"),
-        (lambda y_train, y_test: Counter(y_train).most_common(1)[0][1] / len(y_train),
-         "how frequent the majority class is in the training set"),
-        (lambda y_train, y_test: Counter(y_train).most_common(1)[0][0], "you returned the majority class itself"),
-    ],
     "init.xavier_std": [
         (lambda fan_in, fan_out: 2 / (fan_in + fan_out), "you returned the variance"),
         (lambda fan_in, fan_out: math.sqrt(2 / fan_in), "that is He's std"),

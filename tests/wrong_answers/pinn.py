@@ -1,0 +1,3 @@
+"""Known-wrong implementations of lab 09's exercises, with the hint each must get."""
+
+WRONG = {}
