@@ -13,8 +13,11 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import atexit
+import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
 OK, ERROR, TIMEOUT, DEAD = "ok", "error", "timeout", "kernel died"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class NotebookError(Exception):
@@ -73,6 +77,12 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def cells_digest(nb: nbformat.NotebookNode) -> str:
+    """A fingerprint of a notebook's cells (type and source), e.g. to tell an edited notebook apart."""
+    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
 def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
     """Expand folders to the notebooks they hold (sorted); a missing path raises :class:`NotebookError`."""
     found: list[Path] = []
@@ -92,6 +102,7 @@ class CellError:
     grade_id: str
     ename: str
     evalue: str
+    traceback: list[str] = field(default_factory=list)  # the last lines, without colours
 
     def __str__(self) -> str:
         where = f"cell {self.index}" + (f" ({self.grade_id})" if self.grade_id else "")
@@ -124,19 +135,38 @@ def kernel_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+@dataclass
+class KernelLaunch:
+    """How to start a kernel, when the default (this Python, our environment) is not wanted.
+
+    ``argv`` is the kernel command with a ``{connection_file}`` placeholder (e.g.
+    wrapped in a sandbox); ``env`` is the *complete* environment of the kernel;
+    ``connection_file`` is where the connection file is written.
+    """
+
+    argv: list[str] | None = None
+    env: dict[str, str] | None = None
+    connection_file: str | None = None
+
+
 def execute_notebook(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: float = 600,
-                     env: dict[str, str] | None = None, allow_errors: bool = False) -> Execution:
+                     env: dict[str, str] | None = None, allow_errors: bool = False,
+                     launch: KernelLaunch | None = None, hooks: dict | None = None) -> Execution:
     """Execute a copy of ``nb`` in a fresh kernel of this Python, with a wall-clock ``timeout``.
 
     With ``allow_errors`` every cell runs even after an error (a lab is graded
     to the end); otherwise execution stops at the first error, like "Run All".
-    The kernel is killed (not waited for) when the time is up.
+    The kernel is killed (not waited for) when the time is up. ``env`` adds
+    variables to the kernel's environment; ``launch`` replaces how the kernel is
+    started; ``hooks`` are nbclient cell hooks (``on_cell_execute``, ...).
     """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # never touch the caller's notebook
+    launch = launch or KernelLaunch()
+    kernel_env = {**(launch.env if launch.env is not None else kernel_environment()), **(env or {})}
     start = time.perf_counter()
     status, message = OK, ""
     try:
-        asyncio.run(_execute(nb, Path(cwd), start + timeout, kernel_environment(env), allow_errors))
+        asyncio.run(_execute(nb, Path(cwd), start + timeout, kernel_env, allow_errors, launch, hooks or {}))
     except Exception as exc:
         name = type(exc).__name__
         if time.perf_counter() - start >= timeout or name in ("TimeoutError", "CellTimeoutError"):
@@ -161,29 +191,43 @@ def cell_errors(nb: nbformat.NotebookNode) -> list[CellError]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-                errors.append(CellError(index, grade_id, output.get("ename", ""), output.get("evalue", "")))
+                lines = [ANSI.sub("", line) for item in output.get("traceback", []) for line in item.splitlines()]
+                errors.append(CellError(index, grade_id, output.get("ename", ""), output.get("evalue", ""),
+                                        lines[-12:]))
     return errors
 
 
-async def _execute(nb, cwd: Path, deadline: float, env: dict, allow_errors: bool) -> None:
+async def _execute(nb, cwd: Path, deadline: float, env: dict, allow_errors: bool, launch: KernelLaunch,
+                   hooks: dict) -> None:
     """Each cell may use what is left of the notebook's time; then the kernel is killed."""
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=ThisPython(argv=launch.argv))
+    if launch.connection_file:
+        km.connection_file = launch.connection_file
     client = NotebookClient(nb, km=km, allow_errors=allow_errors, shutdown_kernel="immediate",
                             timeout_func=lambda cell: max(1, int(deadline - time.perf_counter()) + 1),
                             startup_timeout=max(1, int(deadline - time.perf_counter())),
-                            resources={"metadata": {"path": str(cwd)}})
+                            resources={"metadata": {"path": str(cwd)}}, **hooks)
     try:
         await asyncio.wait_for(
             client.async_execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
             max(1.0, deadline - time.perf_counter() + 5))
     finally:
+        atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when a kernel fails to start
         if km.has_kernel:
             await km.shutdown_kernel(now=True)
 
 
 class ThisPython(KernelSpecManager):
     """Run every notebook on the interpreter that has ``course_utils`` installed,
-    whatever kernels the user registered elsewhere (``~/.local/share/jupyter``)."""
+    whatever kernels the user registered elsewhere (``~/.local/share/jupyter``),
+    or with the given kernel command ``argv``."""
+
+    def __init__(self, argv: list[str] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._argv = argv
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
+        spec = get_kernel_dict()
+        if self._argv:
+            spec["argv"] = list(self._argv)
+        return KernelSpec(resource_dir=RESOURCES, **spec)

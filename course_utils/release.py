@@ -23,7 +23,6 @@ def f(x):
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import tempfile
 import time
@@ -37,7 +36,7 @@ from course_utils.checks.compare import close
 from course_utils.checks.registry import EXERCISES
 from course_utils.checks.values import from_plain
 from course_utils.grading.lab import CHECK_CALL
-from course_utils.notebooks import NotebookError, execute_notebook, notebook_text, read_notebook
+from course_utils.notebooks import NotebookError, cells_digest, execute_notebook, notebook_text, read_notebook
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -91,12 +90,6 @@ def remove_hidden_tests(source: str) -> str:
     if inside:
         raise ReleaseError("### BEGIN HIDDEN TESTS is never closed")
     return "\n".join(out).rstrip("\n")
-
-
-def cells_digest(nb: nbformat.NotebookNode) -> str:
-    """A fingerprint of a notebook's cells (type and source): tells an edited exercise apart."""
-    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
-    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
 def exercise_notebook(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
@@ -178,11 +171,12 @@ def build_lab(solution_path: Path, root: Path, *, timeout: float = 600) -> LabFi
     lab = solution_path.stem
     files = {
         root / "exercises" / f"{lab}.ipynb": notebook_text(learner),
-        root / "solutions" / "answers" / f"{lab}.json": dump_answers(answers_document(lab, records, hidden=True)),
+        root / "solutions" / "answers" / f"{lab}.json":
+            dump_answers(answers_document(lab, records, hidden=True, source=cells_digest(nb))),
     }
     if (root / "course_utils" / "checks").is_dir():  # the package's public copy, when it lives here
         files[root / "course_utils" / "checks" / "answers" / f"{lab}.json"] = \
-            dump_answers(answers_document(lab, records, hidden=False))
+            dump_answers(answers_document(lab, records, hidden=False, source=cells_digest(nb)))
     return LabFiles(lab, files)
 
 

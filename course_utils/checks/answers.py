@@ -66,10 +66,12 @@ def _read_answer_file(path: str, mtime: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def answers_document(lab: str, records: Iterable[dict], *, hidden: bool) -> dict:
+def answers_document(lab: str, records: Iterable[dict], *, hidden: bool, source: str = "") -> dict:
     """The content of an answer file for ``lab`` built from a reference run's records.
 
     With ``hidden=False`` only public cases are kept (the package's copy).
+    ``source`` is the fingerprint of the solution notebook the answers come from:
+    the grader recomputes answers whose solution has changed since.
     """
     exercises: dict[str, list[dict]] = {}
     for record in records:
@@ -80,6 +82,7 @@ def answers_document(lab: str, records: Iterable[dict], *, hidden: bool) -> dict
     return {
         "lab": lab,
         "generated_by": "course release -- do not edit; regenerate from solutions/",
+        "source_sha256": source,
         "exercises": exercises,
     }
 
@@ -88,7 +91,7 @@ def dump_answers(document: dict) -> str:
     """An answer file's text: one line per case, so that a diff shows which answers changed."""
     compact = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False)
     lines = ["{", f' "lab": {compact(document["lab"])},', f' "generated_by": {compact(document["generated_by"])},',
-             ' "exercises": {']
+             f' "source_sha256": {compact(document.get("source_sha256", ""))},', ' "exercises": {']
     exercises = sorted(document["exercises"].items())
     for i, (exercise, entries) in enumerate(exercises):
         lines.append(f"  {compact(exercise)}: [")
