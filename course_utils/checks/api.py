@@ -19,7 +19,7 @@ import os
 from typing import Callable, Iterable
 
 from .answers import RECORD_ENV, load_answers, write_record
-from .engine import ExerciseResult, attempt, grade
+from .engine import TIMEOUT, Attempt, ExerciseResult, attempt, grade
 from .registry import get_exercise
 from .render import to_html, to_text
 
@@ -47,7 +47,12 @@ def check(exercise_id: str, function: Callable):
     exercise = get_exercise(exercise_id)
     cases = [(case, False) for case in exercise.cases]
     cases += [(case, True) for case in _hidden_cases.get(exercise.id, [])]
-    attempts = [attempt(exercise, function, case) for case, _ in cases]
+    attempts = []
+    for case, _ in cases:
+        if attempts and attempts[-1].status == TIMEOUT:  # one time limit per check, not one per case
+            attempts.append(Attempt(TIMEOUT, error="not run: an earlier case ran out of time"))
+        else:
+            attempts.append(attempt(exercise, function, case))
 
     record_path = os.environ.get(RECORD_ENV)
     if record_path:

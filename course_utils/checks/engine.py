@@ -157,13 +157,20 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
     label = f"hidden case {index + 1}" if hidden else exercise.label(case)
     if attempt.status != "ok":
         return CaseResult(label, attempt.status, message=attempt.error, hidden=hidden)
-    got = from_plain(attempt.value)
-    shown_got = short_repr(got)
+    try:
+        got = from_plain(attempt.value)
+        shown_got = short_repr(got)
+    except Exception:  # a record the learner's kernel forged or mangled
+        return CaseResult(label, FAILED, message="unreadable answer", hidden=hidden)
     if not has_reference:
         return CaseResult(label, NO_REFERENCE, shown_got,
                           message="no reference answer for this case: run `course release`", hidden=hidden)
     want = from_plain(want)
-    verdict = exercise.compare(got, want)
+    try:
+        verdict = exercise.compare(got, want)
+    except Exception as exc:
+        return CaseResult(label, FAILED, shown_got, message=f"could not compare this answer ({type(exc).__name__})",
+                          hidden=hidden)
     if verdict.ok:
         return CaseResult(label, PASSED, shown_got, hidden=hidden)
     hint = first_match(exercise.hints, got, want, _fresh(case))

@@ -20,7 +20,8 @@ from pathlib import Path
 import nbformat
 
 from course_utils.checks.answers import RECORD_ENV, load_answers, read_records
-from course_utils.checks.engine import ERROR, Attempt, ExerciseResult, case_key, grade, score
+from course_utils.checks.engine import (ERROR, NOT_ATTEMPTED, TIMEOUT, Attempt, ExerciseResult, case_key, grade,
+                                        score)
 from course_utils.checks.registry import EXERCISES
 from course_utils.notebooks import Execution, NotebookError, execute_notebook, read_notebook
 
@@ -77,11 +78,14 @@ def check_notebook(path: str | Path, *, timeout: float = 600) -> LabReport:
 
 
 def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers: dict[str, dict],
-                  cell_messages: dict[int, str], run_message: str = "") -> list[ExerciseResult]:
+                  cell_messages: dict[int, str], run_message: str = "",
+                  expected: dict[str, list[tuple[dict, bool]]] | None = None) -> list[ExerciseResult]:
     """Judge the recorded attempts of each exercise against the reference answers.
 
-    Public cases come from the exercise's definition; a public case with no
-    record counts as an error. Hidden cases are those the notebook ran.
+    The cases judged are ``expected[exercise]`` (public and hidden, as the
+    grader knows them) or, without ``expected``, the exercise's public cases
+    plus whatever hidden cases the notebook ran (``course check``). An expected
+    case with no record counts as an error: skipping a case never helps.
     """
     results = []
     for exercise_id, cell_index in exercises:
@@ -92,18 +96,30 @@ def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers
             continue
         latest: dict[tuple[str, bool], tuple[dict, bool, Attempt]] = {}
         for record in records:
-            if record["exercise"] == exercise_id:
-                attempt = Attempt(record["status"], record.get("value"), record.get("error", ""),
-                                  record.get("seconds", 0.0))
-                latest[(case_key(record["case"]), bool(record["hidden"]))] = (record["case"], bool(record["hidden"]), attempt)
+            if record.get("exercise") == exercise_id and isinstance(record.get("case"), dict):
+                hidden = record.get("hidden") is True
+                latest[(case_key(record["case"]), hidden)] = (record["case"], hidden, attempt_from_record(record))
         if not latest:
             result = score(exercise, [])
             result.message = cell_messages.get(cell_index) or run_message or result.message
             results.append(result)
             continue
-        attempts = [latest.get((case_key(case), False))
-                    or (case, False, Attempt(ERROR, error="this case was never checked"))
-                    for case in exercise.cases]
-        attempts += [entry for (key, hidden), entry in latest.items() if hidden]
+        wanted = expected[exercise_id] if expected is not None else (
+            [(case, False) for case in exercise.cases] + [(entry[0], True) for (_, hidden), entry in latest.items()
+                                                         if hidden])
+        attempts = [latest.get((case_key(case), hidden))
+                    or (case, hidden, Attempt(ERROR, error="this case was never checked"))
+                    for case, hidden in wanted]
         results.append(grade(exercise, attempts, answers.get(exercise_id, {})))
     return results
+
+
+def attempt_from_record(record: dict) -> Attempt:
+    """An attempt from a record line, distrusting everything in it (the learner's kernel wrote it)."""
+    status = record.get("status")
+    if status not in ("ok", NOT_ATTEMPTED, ERROR, TIMEOUT):
+        return Attempt(ERROR, error="unreadable record")
+    error = record.get("error", "")
+    error = error[:300] if isinstance(error, str) else ""
+    seconds = record.get("seconds", 0.0)
+    return Attempt(status, record.get("value"), error, seconds if isinstance(seconds, (int, float)) else 0.0)
