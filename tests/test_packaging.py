@@ -20,15 +20,16 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     wanted = {}
     for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
         requirement = Requirement(line)
-        wanted[requirement.name.lower()] = str(requirement.specifier)
+        wanted[requirement.name.lower()] = (str(requirement.specifier), str(requirement.marker or ""))
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = {}
-    for entry in env["dependencies"]:
-        if isinstance(entry, str) and entry not in ("pip",) and not entry.startswith("python"):
-            requirement = Requirement(entry)
-            conda[CONDA_NAMES.get(requirement.name, requirement.name).lower()] = str(requirement.specifier)
-    assert conda == wanted
     pip_section = next(entry["pip"] for entry in env["dependencies"] if isinstance(entry, dict))
+    listed = {}
+    conda_entries = [e for e in env["dependencies"] if isinstance(e, str) and e != "pip" and not e.startswith("python")]
+    for entry in conda_entries + [e for e in pip_section if not e.startswith("-")]:
+        requirement = Requirement(entry)
+        name = CONDA_NAMES.get(requirement.name, requirement.name).lower()
+        listed[name] = (str(requirement.specifier), str(requirement.marker or ""))
+    assert listed == wanted
     assert "-e ." in pip_section, "conda users must get course_utils and the `course` command too"
 
 
