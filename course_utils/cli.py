@@ -6,6 +6,7 @@
     course run [PATHS] [--timeout S]   execute notebooks headless, print a timing table
     course check NOTEBOOK [--json]     run a lab and report each exercise's points
     course release [LABS] [--check]    regenerate exercises/ and the reference answers
+    course grade SUBMITTED --out DIR   grade a class: grades.csv and feedback pages
 
 Exit status: 0 on success, 1 when something failed (a notebook error, an
 out-of-date release), 2 for a wrong path or a malformed notebook.
@@ -150,6 +151,53 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+# -- course grade -------------------------------------------------------------
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    import time
+
+    from course_utils.checks.answers import solutions_dir
+    from course_utils.grading.collect import collect
+    from course_utils.grading.grade import Grader, grade_all
+    from course_utils.grading.report import Progress, summary, write_outputs
+    from course_utils.grading.sandbox import Sandbox
+
+    submitted = Path(args.submitted).resolve()
+    out = Path(args.out).resolve()
+    sources = Path(args.source).resolve() if args.source else project_root() / "solutions"
+    if not submitted.is_dir():
+        return _fail(f"{args.submitted}: no such folder")
+    if not sources.is_dir():
+        return _fail(f"{sources}: no such folder of lab sources (use --source)")
+    if out == submitted or submitted in out.parents:
+        return _fail("--out must not be inside the submissions folder: grading never writes there")
+    submissions, warnings = collect(submitted, sources)
+    for warning in warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    if not submissions:
+        return _fail(f"{args.submitted}: no submissions found (expected <student>/<assignment>/<notebook>.ipynb "
+                     "or <student>/<notebook>.ipynb)")
+    hidden = [sources, submitted, out] + ([solutions_dir()] if solutions_dir() else [])
+    try:
+        sandbox = Sandbox.create(hidden, args.memory_mb, allow_unsandboxed=not args.require_sandbox,
+                                 warn=lambda message: print(message, file=sys.stderr))
+    except RuntimeError as exc:
+        return _fail(str(exc))
+    grader = Grader(sandbox, timeout=args.timeout, keep_scratch=args.keep_scratch)
+    start = time.perf_counter()
+    try:
+        print(f"grading {len(submissions)} notebooks with {args.workers} worker(s)"
+              f"{' in a bubblewrap sandbox' if sandbox.use_bwrap else ''}", file=sys.stderr)
+        graded = grade_all(grader, submissions, args.workers, Progress(len(submissions)))
+    finally:
+        grader.close()
+    seconds = time.perf_counter() - start
+    gradebook = write_outputs(out, graded)
+    print(summary(graded, seconds, args.workers))
+    print(f"gradebook: {gradebook}\nfeedback:  {out / 'feedback'}")
+    return 0
+
+
 def _shown(path: Path, root: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
@@ -183,6 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--force", action="store_true", help="overwrite exercise notebooks even if edited")
     rel.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed per solution")
     rel.set_defaults(run=cmd_release)
+    grade = commands.add_parser("grade", help="grade a class of submissions in parallel, sandboxed")
+    grade.add_argument("submitted", help="submitted/<student>/<assignment>/<notebook>.ipynb, or <student>/<notebook>.ipynb")
+    grade.add_argument("--out", required=True, help="where grades.csv and feedback/ are written")
+    grade.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), metavar="N",
+                       help="notebooks graded at the same time (default: the number of CPUs)")
+    grade.add_argument("--timeout", type=float, default=300, metavar="S", help="seconds allowed per notebook")
+    grade.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="memory limit per notebook")
+    grade.add_argument("--source", metavar="DIR",
+                       help="the lab sources: DIR/<notebook>.ipynb or DIR/<assignment>/<notebook>.ipynb "
+                            "(default: solutions/)")
+    grade.add_argument("--require-sandbox", action="store_true",
+                       help="refuse to grade if the bubblewrap sandbox cannot run here")
+    grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
+    grade.set_defaults(run=cmd_grade)
     return parser
 
 
