@@ -50,46 +50,34 @@ class ReleaseError(Exception):
 
 def replace_solutions(source: str) -> str:
     """Replace each ``### BEGIN/END SOLUTION`` region by the nbgrader code stub."""
-    out: list[str] = []
-    inside = False
-    for line in source.split("\n"):
-        marker = line.strip()
-        if marker == BEGIN_SOLUTION:
-            if inside:
-                raise ReleaseError("nested ### BEGIN SOLUTION")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [indent + stub for stub in CODE_STUB]
-        elif marker == END_SOLUTION:
-            if not inside:
-                raise ReleaseError("### END SOLUTION without ### BEGIN SOLUTION")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ReleaseError("### BEGIN SOLUTION is never closed")
-    return "\n".join(out)
+    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, lambda indent: [indent + s for s in CODE_STUB])
 
 
 def remove_hidden_tests(source: str) -> str:
     """Drop every ``### BEGIN/END HIDDEN TESTS`` region, markers included."""
+    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent: []).rstrip("\n")
+
+
+def _replace_regions(source: str, begin: str, end: str, replacement) -> str:
+    """Replace every ``begin``..``end`` region (markers included) by ``replacement(indent)`` lines."""
     out: list[str] = []
     inside = False
     for line in source.split("\n"):
         marker = line.strip()
-        if marker == BEGIN_HIDDEN:
+        if marker == begin:
             if inside:
-                raise ReleaseError("nested ### BEGIN HIDDEN TESTS")
+                raise ReleaseError(f"nested {begin}")
             inside = True
-        elif marker == END_HIDDEN:
+            out += replacement(line[: len(line) - len(line.lstrip())])
+        elif marker == end:
             if not inside:
-                raise ReleaseError("### END HIDDEN TESTS without ### BEGIN HIDDEN TESTS")
+                raise ReleaseError(f"{end} without {begin}")
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise ReleaseError("### BEGIN HIDDEN TESTS is never closed")
-    return "\n".join(out).rstrip("\n")
+        raise ReleaseError(f"{begin} is never closed")
+    return "\n".join(out)
 
 
 def exercise_notebook(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
