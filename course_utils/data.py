@@ -153,3 +153,77 @@ def to_tensors(X: np.ndarray, y: np.ndarray):
     import torch
 
     return torch.as_tensor(np.asarray(X, dtype=np.float32)), torch.as_tensor(np.asarray(y, dtype=np.int64))
+
+
+# -- corruptions (lesson 01, data quality) --------------------------------------
+
+def duplicate_samples(X: np.ndarray, y: np.ndarray, fraction: float, noise: float = 0.0, relabel: float = 0.0,
+                      n_classes: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of a random ``fraction`` of the rows of ``X``, as a scraper would add them.
+
+    ``noise = 0`` gives exact copies; ``noise > 0`` gives near copies (a re-scan:
+    the contrast jittered by a few percent and Gaussian pixel noise of std
+    ``noise``, clipped to [0, 1]). A ``relabel`` fraction of the copies gets
+    another class (contradictory duplicates). Returns ``(X_copies, y_copies,
+    source)``, ``source[i]`` being the row of ``X`` that copy ``i`` was made from.
+
+    >>> X, y = np.eye(4, dtype=np.float32), np.arange(4)
+    >>> copies, labels, source = duplicate_samples(X, y, 0.5, seed=0)
+    >>> bool((copies == X[source]).all()), bool((labels == y[source]).all())
+    (True, True)
+    """
+    X, y = _xy(X, y)
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+    source = np.sort(rng.choice(len(X), int(round(fraction * len(X))), replace=False))
+    copies = X[source].copy()
+    if noise > 0:
+        contrast = 1.0 + 0.03 * rng.standard_normal((len(source), 1))
+        copies = np.clip(copies * contrast + noise * rng.standard_normal(copies.shape), 0.0, 1.0)
+    labels = y[source].copy()
+    changed = rng.choice(len(source), int(round(relabel * len(source))), replace=False)
+    labels[changed] = (labels[changed] + rng.integers(1, n_classes, size=len(changed))) % n_classes
+    return np.ascontiguousarray(copies, dtype=np.float32), labels, source
+
+
+CORRUPTIONS = ("blank", "saturated", "nan", "flat", "padded", "out of range")
+
+
+def corrupt_images(images: np.ndarray, fraction: float, kinds: tuple[str, ...] = CORRUPTIONS,
+                   seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """Images as a careless pipeline delivers them: a ``fraction`` of them broken.
+
+    ``images`` is ``(n, h, w)`` in [0, 1]. Each corrupted image gets one of
+    ``kinds``, in turn: ``"blank"`` (all 0), ``"saturated"`` (all 1), ``"nan"``
+    (a few NaN pixels), ``"flat"`` (stored as a vector of h*w values),
+    ``"padded"`` (one extra row and column, shape (h+1, w+1)), ``"out of range"``
+    (saved as 0-255). Returns the list of arrays and the kind of each (``"ok"``
+    for the untouched ones).
+
+    >>> images, kinds = corrupt_images(np.full((6, 8, 8), 0.5), 0.5, seed=0)
+    >>> sorted(kinds)
+    ['blank', 'nan', 'ok', 'ok', 'ok', 'saturated']
+    """
+    images = np.asarray(images, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(images), int(round(fraction * len(images))), replace=False)
+    out, labels = [image.copy() for image in images], ["ok"] * len(images)
+    for turn, index in enumerate(chosen):
+        kind, image = kinds[turn % len(kinds)], images[index]
+        if kind == "blank":
+            broken = np.zeros_like(image)
+        elif kind == "saturated":
+            broken = np.ones_like(image)
+        elif kind == "nan":
+            broken = image.copy()
+            broken.flat[rng.choice(image.size, 3, replace=False)] = np.nan
+        elif kind == "flat":
+            broken = image.reshape(-1).copy()
+        elif kind == "padded":
+            broken = np.pad(image, ((0, 1), (0, 1)))
+        elif kind == "out of range":
+            broken = np.round(image * 255.0)
+        else:
+            raise ValueError(f"unknown corruption {kind!r}; choose from {', '.join(CORRUPTIONS)}")
+        out[index], labels[index] = broken, kind
+    return out, labels
