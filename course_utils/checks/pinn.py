@@ -1,8 +1,365 @@
 """Exercises of lab 09, a physics-informed network for the heat equation (``solutions/09_pinn.ipynb``).
 
-Ids start with ``pinn.``. This lab is being written: no exercises yet.
+Ids: ``pinn.cosine_coefficients``, ``pinn.series_solution``, ``pinn.periodic_features``,
+``pinn.residual``, ``pinn.initial_loss``, ``pinn.relative_l2``.
+
+The cases name test functions, seeds and sizes; ``arguments`` builds the arrays, tensors and
+models from them. The hints recompute typical wrong answers from the same inputs.
 """
 
 from __future__ import annotations
 
-EXERCISES = ()
+import math
+
+import numpy as np
+
+from .compare import close
+from .engine import Exercise
+from .hints import like, when
+
+# -- Fourier coefficients and the series solution ----------------------------------------------
+
+# Period-2 test functions on [-1, 1] (the lab's u0 is "gaussian").
+FUNCTIONS = {
+    "gaussian": lambda x: np.exp(-(x / 0.1) ** 2),
+    "skewed": lambda x: np.exp(-((x - 0.3) / 0.2) ** 2),
+    "box": lambda x: (np.abs(x) < 0.5).astype(float),
+    "triangle": lambda x: 1.0 - np.abs(x),
+    "modes": lambda x: 0.5 + np.cos(3 * np.pi * x) + 0.25 * np.cos(np.pi * x),
+}
+
+
+def _periodic_grid(m: int) -> np.ndarray:
+    """x_j = -1 + 2 j / m, j = 0..m-1: one period, the end point x = 1 not repeated."""
+    return -1.0 + 2.0 * np.arange(m) / m
+
+
+def _coefficient_arguments(case: dict) -> dict:
+    return {"f_values": FUNCTIONS[case["function"]](_periodic_grid(case["m"])), "n_max": case["n_max"]}
+
+
+def _coefficients_with(case: dict, mode, scale: float = 1.0) -> list[float]:
+    """sum_j f(x_j) mode(n, x_j) * scale * 2/m: the quadrature with a wrong mode or factor."""
+    x = _periodic_grid(case["m"])
+    f = FUNCTIONS[case["function"]](x)
+    return [float(scale * 2.0 / case["m"] * np.sum(f * mode(n, x))) for n in range(case["n_max"] + 1)]
+
+
+def _coefficients_trapezoid(case: dict) -> list[float]:
+    """np.trapz over the given samples only: the last interval, from x_{m-1} to 1, is missing."""
+    x = _periodic_grid(case["m"])
+    f = FUNCTIONS[case["function"]](x)
+    return [float(np.sum((f * np.cos(n * np.pi * x))[1:] + (f * np.cos(n * np.pi * x))[:-1]) / case["m"])
+            for n in range(case["n_max"] + 1)]
+
+
+def _series_arguments(case: dict) -> dict:
+    if "a" in case:
+        a = np.asarray(case["a"], dtype=float)
+    else:  # the closed-form coefficients of the lab's Gaussian
+        n = np.arange(case["n_terms"] + 1)
+        a = 0.1 * math.sqrt(math.pi) * np.exp(-(n * math.pi / 20) ** 2)
+    return {"a": a, "x": np.linspace(-1.0, 1.0, case["nx"]), "t": float(case["t"]), "k": float(case["k"])}
+
+
+def _series_with(case: dict, constant=0.5, decay=lambda n, k, t: math.exp(-k * (n * math.pi) ** 2 * t),
+                 mode=lambda n, x: np.cos(n * np.pi * x)) -> list[float]:
+    """The series with a wrong constant term, decay or mode (a typical wrong answer)."""
+    args = _series_arguments(case)
+    a, x, t, k = args["a"], args["x"], args["t"], args["k"]
+    u = np.full_like(x, constant * a[0])
+    for n in range(1, len(a)):
+        u = u + a[n] * decay(n, k, t) * mode(n, x)
+    return u.tolist()
+
+
+# -- periodic embedding --------------------------------------------------------------------------
+
+def _features_arguments(case: dict) -> dict:
+    import torch
+
+    generator = torch.Generator().manual_seed(case["seed"])
+    x = (2 * torch.rand(case["n"], 1, generator=generator, dtype=torch.float64) - 1).requires_grad_(True)
+    return {"x": x, "n_harmonics": case["n_harmonics"]}
+
+
+def _features_are(got, values) -> bool:
+    """Do the learner's feature values equal ``values`` (a typical wrong embedding)?"""
+    return close(rtol=1e-5, atol=1e-8)(got["values"], values).ok
+
+
+def _features_observe(result, kwargs) -> dict:
+    """The feature values, and whether autograd can differentiate through them."""
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return {"values": result.detach().double().numpy(), "differentiable": bool(result.requires_grad)}
+    return {"values": np.asarray(result, dtype=float), "differentiable": False}
+
+
+def _features_with(case: dict, factor: float = math.pi, order: str = "interleaved", first: int = 1) -> np.ndarray:
+    x = _features_arguments(case)["x"].detach().numpy()
+    n = np.arange(first, first + case["n_harmonics"])
+    cos, sin = np.cos(factor * n * x), np.sin(factor * n * x)
+    if order == "blocks":
+        return np.concatenate([cos, sin], axis=1)
+    return np.stack([cos, sin], axis=2).reshape(len(x), -1)
+
+
+# -- residual and initial-condition loss -----------------------------------------------------------
+
+def _model_and_points(case: dict):
+    """A seeded tanh MLP (2 -> width -> width -> 1, float64) and points (x, t) in [-1, 1] x [0, 1]."""
+    import torch
+
+    from course_utils.train import mlp
+
+    torch.manual_seed(case["seed"])
+    model = mlp([2, case["width"], case["width"], 1], "tanh").double()
+    generator = torch.Generator().manual_seed(case["seed"] + 1000)
+    x = 2 * torch.rand(case["n"], 1, generator=generator, dtype=torch.float64) - 1
+    t = torch.rand(case["n"], 1, generator=generator, dtype=torch.float64)
+    return model, x, t
+
+
+def _residual_arguments(case: dict) -> dict:
+    import torch
+
+    model, x, t = _model_and_points(case)
+    return {"model": model, "xt": torch.cat([x, t], dim=1), "k": case["k"]}
+
+
+def _flat(result, kwargs):
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        result = result.detach().double().numpy()
+    return np.asarray(result, dtype=float).reshape(-1)
+
+
+def _derivatives(case: dict) -> dict:
+    """u_x, u_t, u_xx and u_tt of the case's model at its points (what wrong residuals are made of)."""
+    import torch
+
+    model, x, t = _model_and_points(case)
+    x.requires_grad_(True)
+    t.requires_grad_(True)
+    u = model(torch.cat([x, t], dim=1))
+    u_x, u_t = torch.autograd.grad(u.sum(), (x, t), create_graph=True)
+    (u_xx,) = torch.autograd.grad(u_x.sum(), x, retain_graph=True)
+    (u_tt,) = torch.autograd.grad(u_t.sum(), t)
+    return {name: value.detach().numpy().reshape(-1) for name, value in
+            [("u_x", u_x), ("u_t", u_t), ("u_xx", u_xx), ("u_tt", u_tt)]}
+
+
+def _wrong_residual(combine):
+    return lambda want, case: combine(_derivatives(case), case["k"])
+
+
+def _initial_arguments(case: dict) -> dict:
+    model, x, _ = _model_and_points(case)
+    return {"model": model, "x": x}
+
+
+def _initial_errors(case: dict, u0=lambda x: np.exp(-(x / 0.1) ** 2), swap: bool = False) -> np.ndarray:
+    """u(x, 0) - u0(x) at the case's points (with a wrong u0, or the columns swapped)."""
+    import torch
+
+    model, x, _ = _model_and_points(case)
+    zeros = torch.zeros_like(x)
+    with torch.no_grad():
+        u = model(torch.cat([zeros, x] if swap else [x, zeros], dim=1)).numpy().reshape(-1)
+    return u - u0(x.numpy().reshape(-1))
+
+
+def _float(result, kwargs) -> float:
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        result = result.detach()
+        if result.numel() != 1:
+            return result.double().numpy()
+        return float(result.item())
+    return float(result) if np.ndim(result) == 0 else np.asarray(result, dtype=float)
+
+
+# -- relative L2 ----------------------------------------------------------------------------------
+
+def _l2_arguments(case: dict) -> dict:
+    """u_exact: the heat solution (k = 0.01) on a small grid; u_pred: it plus seeded noise."""
+    rng = np.random.default_rng(case["seed"])
+    nt, nx = case["shape"] if len(case["shape"]) == 2 else (1, case["shape"][0])
+    x, t = np.linspace(-1, 1, nx), np.linspace(0, 1, nt)
+    n = np.arange(1, 61)
+    a = 0.1 * math.sqrt(math.pi) * np.exp(-(n * math.pi / 20) ** 2)
+    u = 0.1 * math.sqrt(math.pi) / 2 + np.einsum("n,tn,xn->tx", a, np.exp(-0.01 * (n * math.pi) ** 2 * t[:, None]),
+                                                 np.cos(np.pi * x[:, None] * n))
+    u = u.reshape(case["shape"])
+    return {"u_pred": u + case["noise"] * rng.standard_normal(u.shape) + case.get("offset", 0.0), "u_exact": u}
+
+
+def _l2_wrong(formula):
+    def wrong(want, case):
+        args = _l2_arguments(case)
+        return formula(args["u_pred"], args["u_exact"])
+
+    return wrong
+
+
+def _mean_pointwise_relative(p, e) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.mean(np.abs(p - e) / np.abs(e)))
+
+
+def _norm(a) -> float:
+    return float(np.sqrt(np.sum(np.square(a))))
+
+
+EXERCISES = (
+    Exercise(
+        id="pinn.cosine_coefficients",
+        title="Cosine coefficients of a periodic function, by quadrature",
+        points=2,
+        cases=({"function": "gaussian", "m": 200, "n_max": 8},
+               {"function": "skewed", "m": 128, "n_max": 5},
+               {"function": "modes", "m": 64, "n_max": 6}),
+        compare=close(rtol=1e-6, atol=1e-9),
+        arguments=_coefficient_arguments,
+        hints=(
+            when(lambda got, want, case: len(got) == len(want) - 1,
+                 "return n_max + 1 values: a_0, a_1, ..., a_{n_max} (a_0 included)"),
+            when(lambda got, want, case: len(got) == len(want) and np.isclose(got[0], want[0] / 2, rtol=1e-6)
+                 and np.allclose(got[1:], want[1:], rtol=1e-6, atol=1e-9),
+                 "your a_0 is half the expected value: a_0 is the same integral as every a_n (with cos(0) = 1); "
+                 "the 1/2 belongs to the series, a_0/2 + sum a_n cos(n pi x)"),
+            like(lambda want, case: [w / 2 for w in want],
+                 "every coefficient is half the expected value: the grid step is 2/m (the period is 2), not 1/m"),
+            like(lambda want, case: _coefficients_with(case, lambda n, x: np.cos(n * x)),
+                 "the period is 2, so the n-th mode is cos(n pi x), not cos(n x)"),
+            like(lambda want, case: _coefficients_with(case, lambda n, x: np.cos(2 * n * np.pi * x)),
+                 "cos(2 n pi x) has period 1/n: the modes of a period-2 function are cos(n pi x)"),
+            like(lambda want, case: _coefficients_with(case, lambda n, x: np.sin(n * np.pi * x)),
+                 "these are sine coefficients: a_n multiplies cos(n pi x)"),
+            like(lambda want, case: _coefficients_trapezoid(case),
+                 "the trapezoid rule over the m samples misses the last interval, from x_{m-1} to 1: "
+                 "on a periodic grid the exact rule is the plain sum times the step 2/m"),
+        ),
+    ),
+    Exercise(
+        id="pinn.series_solution",
+        title="The heat equation's solution from its Fourier coefficients",
+        points=2,
+        cases=({"a": [0.5, 1.0, -0.5, 0.25], "nx": 9, "t": 0.2, "k": 0.1},
+               {"n_terms": 40, "nx": 21, "t": 0.5, "k": 0.01},
+               {"a": [2.0, 0.0, 1.0], "nx": 5, "t": 0.0, "k": 1.0}),
+        compare=close(rtol=1e-6, atol=1e-9),
+        arguments=_series_arguments,
+        hints=(
+            like(lambda want, case: _series_with(case, constant=1.0),
+                 "the constant term of the series is a_0/2, not a_0"),
+            like(lambda want, case: _series_with(case, decay=lambda n, k, t: math.exp(-k * n ** 2 * t)),
+                 "each mode decays as exp(-k (n pi)^2 t): the pi^2 is missing"),
+            like(lambda want, case: _series_with(case, decay=lambda n, k, t: math.exp(-k * n * math.pi * t)),
+                 "the decay rate is k (n pi)^2, squared: it comes from the second derivative u_xx"),
+            like(lambda want, case: _series_with(case, decay=lambda n, k, t: math.exp(k * (n * math.pi) ** 2 * t)),
+                 "your modes grow: heat diffuses, every mode decays as exp(-k (n pi)^2 t), with a minus sign"),
+            like(lambda want, case: _series_with(case, mode=lambda n, x: np.cos(n * x)),
+                 "the modes of a period-2 function are cos(n pi x), not cos(n x)"),
+        ),
+    ),
+    Exercise(
+        id="pinn.periodic_features",
+        title="A periodic input embedding: cos(n pi x), sin(n pi x)",
+        points=1,
+        cases=({"seed": 0, "n": 6, "n_harmonics": 1},
+               {"seed": 1, "n": 10, "n_harmonics": 3}),
+        compare=close(rtol=1e-5, atol=1e-8),
+        arguments=_features_arguments,
+        observe=_features_observe,
+        hints=(
+            when(lambda got, want, case: _features_are(got, want["values"]) and not got["differentiable"],
+                 "the values are right but autograd cannot differentiate through them: use torch "
+                 "functions (torch.cos, torch.sin, torch.cat), not NumPy or .detach()"),
+            when(lambda got, want, case: case["n_harmonics"] > 1
+                 and _features_are(got, _features_with(case, order="blocks")),
+                 "columns in the wrong order: interleave them, cos(pi x), sin(pi x), cos(2 pi x), sin(2 pi x), ..."),
+            when(lambda got, want, case: _features_are(got, _features_with(case, 2 * math.pi)),
+                 "cos(2 n pi x) has period 1/n: for the period 2 of [-1, 1] use cos(n pi x) and sin(n pi x)"),
+            when(lambda got, want, case: _features_are(got, _features_with(case, 1.0)),
+                 "cos(n x) is not periodic on [-1, 1]: multiply by pi, cos(n pi x)"),
+            when(lambda got, want, case: _features_are(got, _features_with(case, first=0)),
+                 "the harmonics start at n = 1: n = 0 gives a constant column cos(0) = 1 and a zero column"),
+        ),
+    ),
+    Exercise(
+        id="pinn.residual",
+        title="The PDE residual u_t - k u_xx by automatic differentiation",
+        points=2,
+        cases=({"seed": 0, "n": 8, "width": 16, "k": 0.01},
+               {"seed": 1, "n": 20, "width": 8, "k": 0.5},
+               {"seed": 2, "n": 5, "width": 32, "k": 1.0}),
+        compare=close(rtol=1e-5, atol=1e-8),
+        arguments=_residual_arguments,
+        observe=_flat,
+        hints=(
+            like(_wrong_residual(lambda d, k: d["u_t"] + k * d["u_xx"]),
+                 "sign error: the heat equation is u_t - k u_xx = 0"),
+            like(_wrong_residual(lambda d, k: d["u_t"] - k * d["u_x"]),
+                 "you used the first derivative u_x: differentiate u_x once more with respect to x "
+                 "(create_graph=True the first time) to get u_xx"),
+            like(_wrong_residual(lambda d, k: d["u_t"] - d["u_xx"]),
+                 "the diffusivity k is missing: u_t - k u_xx"),
+            like(_wrong_residual(lambda d, k: d["u_x"] - k * d["u_tt"]),
+                 "x and t are swapped: column 0 of xt is x, column 1 is t"),
+            like(_wrong_residual(lambda d, k: d["u_t"]),
+                 "you returned u_t alone: subtract k u_xx"),
+        ),
+    ),
+    Exercise(
+        id="pinn.initial_loss",
+        title="The initial-condition loss",
+        points=1,
+        cases=({"seed": 0, "n": 50, "width": 16},
+               {"seed": 3, "n": 200, "width": 8}),
+        compare=close(rtol=1e-5, atol=1e-10),
+        arguments=_initial_arguments,
+        observe=_float,
+        hints=(
+            like(lambda want, case: float(np.mean(_initial_errors(case, u0=lambda x: np.exp(-x ** 2 / 0.1)) ** 2)),
+                 "u0(x) = exp(-(x/0.1)^2) = exp(-x^2/0.01): you divided x^2 by 0.1"),
+            like(lambda want, case: float(np.mean(_initial_errors(case, swap=True) ** 2)),
+                 "x and t are swapped: the model's input is torch.cat([x, t], dim=1), so x comes first "
+                 "and the column of zeros second"),
+            like(lambda want, case: want * case["n"],
+                 "that is the sum of the squared errors: take the mean over the points"),
+            like(lambda want, case: math.sqrt(want),
+                 "that is the root of the mean square: the loss is the mean of the squares, no square root"),
+            like(lambda want, case: float(np.mean(np.abs(_initial_errors(case)))),
+                 "that is the mean absolute error: square the errors"),
+        ),
+    ),
+    Exercise(
+        id="pinn.relative_l2",
+        title="Relative L2 error against the exact solution",
+        points=1,
+        cases=({"seed": 0, "shape": [11, 21], "noise": 0.01},
+               {"seed": 1, "shape": [41], "noise": 0.1},
+               {"seed": 2, "shape": [6, 9], "noise": 0.0, "offset": 0.05}),
+        compare=close(rtol=1e-6, atol=1e-12),
+        arguments=_l2_arguments,
+        hints=(
+            like(_l2_wrong(lambda p, e: _norm(p - e) / _norm(p)),
+                 "divide by the norm of the exact solution, not of the prediction"),
+            like(lambda want, case: want ** 2,
+                 "that is the squared ratio: take the square root of each sum of squares (np.linalg.norm)"),
+            like(_l2_wrong(lambda p, e: _norm(p - e)),
+                 "that is the absolute L2 error: divide by the norm of the exact solution"),
+            like(_l2_wrong(lambda p, e: float(np.sqrt(np.mean((p - e) ** 2)))),
+                 "that is the root-mean-square error: divide the norm of the difference by the norm of the "
+                 "exact solution instead of by sqrt(number of points)"),
+            like(_l2_wrong(_mean_pointwise_relative),
+                 "that is the mean of the pointwise relative errors, which explodes where u is near 0: "
+                 "divide the two norms instead"),
+        ),
+    ),
+)

@@ -1,3 +1,126 @@
 """Known-wrong implementations of lab 09's exercises, with the hint each must get."""
 
-WRONG = {}
+import math
+
+import numpy as np
+import torch
+
+
+# -- pinn.cosine_coefficients ---------------------------------------------------------------------
+
+def _quadrature(f_values, n_max, mode, scale=2.0, first_half=False):
+    m = len(f_values)
+    x = -1.0 + 2.0 * np.arange(m) / m
+    a = np.array([scale / m * np.sum(f_values * mode(n, x)) for n in range(n_max + 1)])
+    if first_half:
+        a[0] /= 2
+    return a
+
+
+def _trapezoid(f_values, n_max):
+    m = len(f_values)
+    x = -1.0 + 2.0 * np.arange(m) / m
+    integrate = getattr(np, "trapezoid", None) or np.trapz
+    return np.array([integrate(f_values * np.cos(n * np.pi * x), x) for n in range(n_max + 1)])
+
+
+_COS = lambda n, x: np.cos(n * np.pi * x)  # noqa: E731
+
+
+# -- pinn.series_solution -------------------------------------------------------------------------
+
+def _series(a, x, t, k, constant=0.5, decay=lambda n, k, t: np.exp(-k * (n * np.pi) ** 2 * t),
+            mode=lambda n, x: np.cos(n * np.pi * x)):
+    u = constant * a[0] + 0 * x
+    for n in range(1, len(a)):
+        u = u + a[n] * decay(n, k, t) * mode(n, x)
+    return u
+
+
+# -- pinn.periodic_features -----------------------------------------------------------------------
+
+def _features(x, n_harmonics, factor=math.pi, blocks=False, first=1):
+    n = torch.arange(first, first + n_harmonics, dtype=x.dtype)
+    phase = factor * x * n
+    if blocks:
+        return torch.cat([torch.cos(phase), torch.sin(phase)], dim=1)
+    return torch.stack([torch.cos(phase), torch.sin(phase)], dim=2).reshape(len(x), -1)
+
+
+def _features_numpy(x, n_harmonics):
+    values = x.detach().numpy()
+    n = np.arange(1, n_harmonics + 1)
+    phase = np.pi * values * n
+    return torch.from_numpy(np.stack([np.cos(phase), np.sin(phase)], axis=2).reshape(len(values), -1))
+
+
+# -- pinn.residual --------------------------------------------------------------------------------
+
+def _residual(model, xt, k, combine):
+    xt = xt.clone().requires_grad_(True)
+    u = model(xt)
+    (grad,) = torch.autograd.grad(u.sum(), xt, create_graph=True)
+    (grad_x,) = torch.autograd.grad(grad[:, 0].sum(), xt, retain_graph=True)
+    (grad_t,) = torch.autograd.grad(grad[:, 1].sum(), xt)
+    d = {"u_x": grad[:, 0], "u_t": grad[:, 1], "u_xx": grad_x[:, 0], "u_tt": grad_t[:, 1]}
+    return combine(d, k).detach()
+
+
+# -- pinn.initial_loss ----------------------------------------------------------------------------
+
+def _initial(model, x, u0=lambda x: torch.exp(-(x / 0.1) ** 2), reduce=lambda e: (e ** 2).mean(), swap=False):
+    zeros = torch.zeros_like(x)
+    u = model(torch.cat([zeros, x] if swap else [x, zeros], dim=1))
+    return reduce(u - u0(x))
+
+
+WRONG = {
+    "pinn.cosine_coefficients": [
+        (lambda f_values, n_max: _quadrature(f_values, n_max - 1, _COS), "return n_max + 1 values"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max, _COS, first_half=True), "a_0 is half"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max, _COS, scale=1.0), "grid step is 2/m"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max, lambda n, x: np.cos(n * x)), "not cos(n x)"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max, lambda n, x: np.cos(2 * n * np.pi * x)),
+         "cos(2 n pi x) has period 1/n"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max, lambda n, x: np.sin(n * np.pi * x)),
+         "sine coefficients"),
+        (_trapezoid, "misses the last interval"),
+    ],
+    "pinn.series_solution": [
+        (lambda a, x, t, k: _series(a, x, t, k, constant=1.0), "a_0/2, not a_0"),
+        (lambda a, x, t, k: _series(a, x, t, k, decay=lambda n, k, t: np.exp(-k * n ** 2 * t)), "pi^2 is missing"),
+        (lambda a, x, t, k: _series(a, x, t, k, decay=lambda n, k, t: np.exp(-k * n * np.pi * t)),
+         "k (n pi)^2, squared"),
+        (lambda a, x, t, k: _series(a, x, t, k, decay=lambda n, k, t: np.exp(k * (n * np.pi) ** 2 * t)),
+         "your modes grow"),
+        (lambda a, x, t, k: _series(a, x, t, k, mode=lambda n, x: np.cos(n * x)), "not cos(n x)"),
+    ],
+    "pinn.periodic_features": [
+        (_features_numpy, "autograd cannot differentiate"),
+        (lambda x, n_harmonics: _features(x, n_harmonics, blocks=True), "wrong order"),
+        (lambda x, n_harmonics: _features(x, n_harmonics, factor=2 * math.pi), "period 1/n"),
+        (lambda x, n_harmonics: _features(x, n_harmonics, factor=1.0), "multiply by pi"),
+        (lambda x, n_harmonics: _features(x, n_harmonics, first=0), "start at n = 1"),
+    ],
+    "pinn.residual": [
+        (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"] + k * d["u_xx"]), "sign error"),
+        (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"] - k * d["u_x"]), "first derivative"),
+        (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"] - d["u_xx"]), "k is missing"),
+        (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_x"] - k * d["u_tt"]), "swapped"),
+        (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"]), "u_t alone"),
+    ],
+    "pinn.initial_loss": [
+        (lambda model, x: _initial(model, x, u0=lambda x: torch.exp(-x ** 2 / 0.1)), "divided x^2 by 0.1"),
+        (lambda model, x: _initial(model, x, swap=True), "x and t are swapped"),
+        (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).sum()), "sum of the squared errors"),
+        (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).mean().sqrt()), "no square root"),
+        (lambda model, x: _initial(model, x, reduce=lambda e: e.abs().mean()), "mean absolute error"),
+    ],
+    "pinn.relative_l2": [
+        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact) / np.linalg.norm(u_pred), "not of the prediction"),
+        (lambda u_pred, u_exact: np.sum((u_pred - u_exact) ** 2) / np.sum(u_exact ** 2), "squared ratio"),
+        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact), "absolute L2 error"),
+        (lambda u_pred, u_exact: np.sqrt(np.mean((u_pred - u_exact) ** 2)), "root-mean-square error"),
+        (lambda u_pred, u_exact: np.mean(np.abs(u_pred - u_exact) / np.abs(u_exact)), "pointwise relative errors"),
+    ],
+}
