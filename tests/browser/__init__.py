@@ -1,0 +1,1 @@
+"""Browser tests: the lessons in JupyterLab, driven in a headless Chromium."""
