@@ -69,6 +69,7 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_course_map_links_exist():
     readme = (ROOT / "README.md").read_text()
     links = re.findall(r"\]\(((?:notebooks|exercises|solutions|docs)/[^)]+)\)", readme)
+    links += re.findall(r'src="(docs/[^"]+)"', readme)  # screenshots in the course map
     assert links, "the course map links the lessons and labs"
     for link in links:
         assert (ROOT / link).exists(), f"README links to a missing file: {link}"
@@ -76,3 +77,18 @@ def test_readme_course_map_links_exist():
         assert f"notebooks/{notebook.name}" in readme, f"{notebook.name} is missing from the course map"
     for notebook in (ROOT / "exercises").glob("*.ipynb"):
         assert f"exercises/{notebook.name}" in readme, f"{notebook.name} is missing from the course map"
+
+
+def test_start_here_links_every_lesson_and_lab():
+    """The start-here lesson's table of contents links every lesson and lab, and every link works."""
+    import nbformat
+
+    start = nbformat.read(ROOT / "notebooks" / "00_start_here.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in start.cells if cell.cell_type == "markdown")
+    links = re.findall(r"\]\(([^)]+\.ipynb)\)", text)
+    assert links
+    for link in links:
+        assert (ROOT / "notebooks" / link).resolve().exists(), f"00_start_here links to a missing file: {link}"
+    linked = {(ROOT / "notebooks" / link).resolve() for link in links}
+    for notebook in [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "exercises").glob("*.ipynb")]:
+        assert notebook.resolve() in linked, f"00_start_here does not link {notebook.relative_to(ROOT)}"
