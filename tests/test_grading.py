@@ -189,6 +189,33 @@ def test_the_sandbox_is_used_here():
     assert sandbox_problem() == "", "CI must grade inside bubblewrap"
 
 
+def test_software_installed_under_tmp_stays_visible_in_the_sandbox(tmp_path, monkeypatch):
+    """The sandbox gives the kernel an empty /tmp: a project cloned into /tmp (its .venv, its editable
+    install) is mounted back read-only, while its hidden folders stay hidden."""
+    import subprocess
+    import sys
+
+    from course_utils.grading.sandbox import Sandbox
+
+    if sandbox_problem():
+        pytest.skip(sandbox_problem())
+    site, hidden, scratch = tmp_path / "site", tmp_path / "site" / "solutions", tmp_path / "scratch"
+    hidden.mkdir(parents=True)
+    (site / "module_here.py").write_text("VALUE = 42\n")
+    (hidden / "secret.txt").write_text("reference answers")
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    sandbox = Sandbox.create([hidden], memory_mb=1024)
+    sandbox.prepare_scratch(scratch)
+    launch, _ = sandbox.launch(scratch, {})
+    wrap = launch.argv[:launch.argv.index("--") + 1]
+    probe = ("import os, module_here; print(module_here.VALUE, "
+             f"os.path.exists({str(hidden / 'secret.txt')!r}), os.listdir('/tmp'))")
+    done = subprocess.run([*wrap, sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={**launch.env, "PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 2)[:2] == ["42", "False"]
+
+
 def test_submissions_are_never_modified(graded):
     assert tree_digest(graded["submitted"]) == graded["before"]
     assert not (ROOT / "pwned.txt").exists()

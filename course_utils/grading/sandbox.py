@@ -132,11 +132,34 @@ class Sandbox:
         if not self.use_bwrap:
             return KernelLaunch(argv=kernel, env=env, connection_file=connection_file), inner_scratch
         wrap = [bwrap_path(), *_bwrap_base(), "--tmpfs", "/tmp"]
+        for path in software_under_tmp():  # a project cloned into /tmp keeps its Python, read-only
+            wrap += ["--ro-bind", path, path]
         for path in self.hidden_paths:
             wrap += ["--tmpfs", str(path)]
         # The scratch folder, writable, at its own path (for the connection file) and at /tmp/scratch.
         wrap += ["--bind", str(scratch), str(scratch), "--bind", str(scratch), SCRATCH, "--chdir", SCRATCH]
         return KernelLaunch(argv=wrap + ["--"] + kernel, env=env, connection_file=connection_file), inner_scratch
+
+
+def software_under_tmp() -> list[str]:
+    """The folders below /tmp that the kernel needs (the Python installation, the virtual environment,
+    the folders on ``sys.path`` such as an editable install of this package), outermost only: the
+    sandbox gives the kernel an empty /tmp, so these are mounted back into it, read-only.
+
+    >>> all(path == "/tmp" or path.startswith("/tmp/") for path in software_under_tmp())
+    True
+    """
+    package_root = Path(__file__).resolve().parents[2]
+    candidates = {sys.prefix, sys.exec_prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent),
+                  str(package_root), *(entry for entry in sys.path if entry)}
+    under_tmp = set()
+    for candidate in candidates:
+        path = Path(candidate).resolve()
+        if path.is_relative_to("/tmp") and path != Path("/tmp") and path.exists():
+            under_tmp.add(path)
+    outermost = [path for path in under_tmp if not any(other != path and path.is_relative_to(other)
+                                                       for other in under_tmp)]
+    return sorted(str(path) for path in outermost)
 
 
 def build_matplotlib_cache(folder: Path) -> Path:
