@@ -1,8 +1,299 @@
 """Exercises of lab 08, optimizers & learning rates (``solutions/08_optimizers.ipynb``).
 
-Ids start with ``opt.``. This lab is being written: no exercises yet.
+Ids: ``opt.lr_limit``, ``opt.sgd_step``, ``opt.adamw_step``, ``opt.warmup_rsqrt``, ``opt.range_test_lr``.
+
+The update rules are checked one step at a time, from a given state (the first step, and a step
+later in a run), with the state's keys named as in ``torch.optim``'s own state, so that every
+convention (dampening on the first step, where the weight decay goes, where ε goes, the bias
+correction) is tested on its own; tests/test_topic_08_optimizers.py checks the reference answers
+against ``torch.optim`` and ``torch.optim.lr_scheduler``. The hint rules compute typical *wrong*
+answers to recognise them; the reference answers come from the solution notebook.
 """
 
 from __future__ import annotations
 
-EXERCISES = ()
+import math
+
+import numpy as np
+
+from .compare import close
+from .engine import Exercise
+from .hints import like, when
+
+
+def _array(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+# -- opt.lr_limit ----------------------------------------------------------------------------------------
+
+def _curvatures(case: dict) -> np.ndarray:
+    return np.geomspace(1.0, case["condition"], case["dim"]) * case["scale"]
+
+
+def _hessian_arguments(case: dict) -> dict:
+    """A symmetric positive definite Hessian with eigenvalues from scale to scale * condition, rotated."""
+    rng = np.random.default_rng(case["seed"])
+    q, _ = np.linalg.qr(rng.standard_normal((case["dim"], case["dim"])))
+    return {"hessian": q @ np.diag(_curvatures(case)) @ q.T}
+
+
+# -- opt.sgd_step ----------------------------------------------------------------------------------------
+
+def _vectors(case: dict, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(case["seed"])
+    return {name: rng.standard_normal(case["dim"]) * case.get(f"{name}_scale", 1.0) for name in names}
+
+
+def _sgd_arguments(case: dict) -> dict:
+    v = _vectors(case, ("p", "g", "buffer"))
+    state = {} if case["first"] else {"momentum_buffer": v["buffer"]}
+    return {"p": v["p"], "g": v["g"], "state": state, "lr": case["lr"], "momentum": case["momentum"],
+            "dampening": case["dampening"], "weight_decay": case["weight_decay"], "nesterov": case["nesterov"]}
+
+
+def _step_observe(keys: tuple[str, ...]):
+    def observe(result, kwargs) -> dict:
+        state = kwargs["state"]
+        observed = {"p": _array(result).tolist()}
+        for key in keys:
+            if key in state:
+                observed[key] = _array(state[key]).tolist()
+        return observed
+    return observe
+
+
+def _sgd_like(case: dict, slip: str) -> dict:
+    """One step of SGD with exactly one of the classic slips (never the correct rule)."""
+    a = _sgd_arguments(case)
+    p, g, lr, mu, damp, wd = a["p"], a["g"], a["lr"], a["momentum"], a["dampening"], a["weight_decay"]
+    buffer = a["state"].get("momentum_buffer")
+    d_p = g if slip == "decay after momentum" else g + wd * p
+    if slip == "no weight decay":
+        d_p = g
+    if buffer is None:
+        buf = {"dampened first step": (1 - damp) * d_p, "lr in the velocity": lr * d_p}.get(slip, d_p.copy())
+    elif slip == "lr in the velocity":
+        buf = mu * buffer + lr * d_p
+    else:
+        buf = mu * buffer + (1 - damp) * d_p
+    if slip == "lr in the velocity":
+        return {"p": (p - buf).tolist(), "momentum_buffer": buf.tolist()}
+    step = d_p + mu * buf if a["nesterov"] and slip != "nesterov ignored" else buf
+    if slip == "decay after momentum":
+        step = step + wd * p
+    if slip not in ("decay after momentum", "no weight decay", "dampened first step", "lr in the velocity",
+                    "nesterov ignored"):
+        raise ValueError(slip)
+    return {"p": (p - lr * step).tolist(), "momentum_buffer": buf.tolist()}
+
+
+# -- opt.adamw_step --------------------------------------------------------------------------------------
+
+def _adam_arguments(case: dict) -> dict:
+    v = _vectors(case, ("p", "g", "m", "v"))
+    scale = case.get("g_scale", 1.0)  # of the gradients, and of the moments that follow them
+    state = {} if case["t"] == 0 else {"step": case["t"], "exp_avg": 0.3 * scale * v["m"],
+                                       "exp_avg_sq": (scale * v["v"]) ** 2}
+    return {"p": v["p"], "g": v["g"], "state": state, "lr": case["lr"], "betas": (0.9, 0.999), "eps": 1e-8,
+            "weight_decay": case["weight_decay"]}
+
+
+def _adamw_like(case: dict, slip: str) -> dict:
+    """One AdamW step with exactly one classic slip (never the correct rule)."""
+    a = _adam_arguments(case)
+    p, g, lr, wd, eps = a["p"], a["g"], a["lr"], a["weight_decay"], a["eps"]
+    beta1, beta2 = a["betas"]
+    state = a["state"]
+    t = state.get("step", 0) + 1
+    if slip == "coupled":  # Adam with L2: the decay enters the gradient
+        g = g + wd * p
+    start = p if slip in ("coupled", "decay after the update") else p * (1 - (1 if slip == "decay without lr" else lr) * wd)
+    m = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", 0.0) + (1 - beta2) * g * g
+    if slip == "no bias correction":
+        m_hat, v_hat = m, v
+    else:
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    denominator = np.sqrt(v_hat + eps) if slip == "eps inside" else np.sqrt(v_hat) + eps
+    new = start - lr * m_hat / denominator
+    if slip == "decay after the update":
+        new = new * (1 - lr * wd)
+    if slip not in ("coupled", "decay after the update", "decay without lr", "no bias correction", "eps inside"):
+        raise ValueError(slip)
+    return {"p": new.tolist(), "step": float(t), "exp_avg": np.broadcast_to(m, p.shape).tolist(),
+            "exp_avg_sq": np.broadcast_to(v, p.shape).tolist()}
+
+
+def _adam_observe(result, kwargs) -> dict:
+    observed = _step_observe(("exp_avg", "exp_avg_sq"))(result, kwargs)
+    if "step" in kwargs["state"]:
+        observed["step"] = float(_array(kwargs["state"]["step"]))
+    return observed
+
+
+def _p_like(got, wrong) -> bool:
+    return close(rtol=1e-6, atol=1e-12)(got["p"], wrong["p"]).ok
+
+
+# -- opt.warmup_rsqrt ------------------------------------------------------------------------------------
+
+def _rsqrt_like(case: dict, slip: str) -> list[float]:
+    steps, warmup, base = case["steps"], case["warmup_steps"], case["base_lr"]
+    out = []
+    for t in range(steps):
+        n = t if slip == "t from 0" else t + 1
+        decay = warmup / n if slip == "1/t decay" else math.sqrt(warmup / n) if n else float("inf")
+        out.append(base * (decay if slip == "no warm-up" else min(n / warmup, decay)))
+    return out
+
+
+# -- opt.range_test_lr -----------------------------------------------------------------------------------
+
+def _range_arguments(case: dict) -> dict:
+    """A synthetic LR range test: a plateau, a descent, a blow-up, with noise."""
+    rng = np.random.default_rng(case["seed"])
+    lrs = np.geomspace(1e-5, 10, case["n"])
+    x = np.log10(lrs)
+    losses = (2.3 - 1.8 / (1 + np.exp(-(x - case["drop_at"]) * 3)) + np.exp((x - case["blow_at"]) * 4)
+              + rng.normal(0, case["noise"], case["n"]))
+    return {"lrs": lrs, "losses": losses}
+
+
+def _smoothed(losses: np.ndarray, beta: float = 0.98, corrected: bool = True) -> np.ndarray:
+    average, out = 0.0, []
+    for i, loss in enumerate(losses):
+        average = beta * average + (1 - beta) * loss
+        out.append(average / (1 - beta ** (i + 1)) if corrected else average)
+    return np.array(out)
+
+
+def _range_like(case: dict, slip: str) -> float:
+    a = _range_arguments(case)
+    curve = {"raw": a["losses"], "uncorrected": _smoothed(a["losses"], corrected=False)}.get(
+        slip, _smoothed(a["losses"]))
+    at_minimum = a["lrs"][int(np.argmin(curve))]
+    return float(at_minimum if slip == "minimum itself" else at_minimum / 10)
+
+
+EXERCISES = (
+    Exercise(
+        id="opt.lr_limit",
+        title="The largest stable learning rate of gradient descent on a quadratic",
+        points=1,
+        cases=({"seed": 0, "dim": 2, "condition": 100.0, "scale": 1.0},
+               {"seed": 1, "dim": 5, "condition": 30.0, "scale": 0.5}),
+        compare=close(rtol=1e-6),
+        arguments=_hessian_arguments,
+        observe=lambda result, kwargs: float(result),
+        hints=(
+            like(lambda want, case: 2 / _curvatures(case).min(),
+                 "that is 2/λ_min: the steepest direction (the LARGEST eigenvalue) sets the limit"),
+            like(lambda want, case: 1 / _curvatures(case).max(),
+                 "1/λ_max is where each step lands exactly on the minimum along the steepest axis; the "
+                 "iteration stays stable up to |1 - lr·λ| < 1, that is lr < 2/λ_max"),
+            like(lambda want, case: _curvatures(case).max(), "that is λ_max itself; the limit is 2/λ_max"),
+            like(lambda want, case: 2 / _hessian_arguments(case)["hessian"].diagonal().max(),
+                 "the diagonal of a rotated Hessian is not its curvature: use its eigenvalues "
+                 "(np.linalg.eigvalsh)"),
+            like(lambda want, case: 2 / _curvatures(case).sum(),
+                 "2 / trace is a safe bound but not the limit: use the largest eigenvalue alone"),
+        ),
+    ),
+    Exercise(
+        id="opt.sgd_step",
+        title="One step of torch.optim.SGD (momentum, dampening, weight decay, Nesterov)",
+        points=3,
+        cases=({"seed": 0, "dim": 4, "first": True, "lr": 0.1, "momentum": 0.9, "dampening": 0.1,
+                "weight_decay": 0.01, "nesterov": False},
+               {"seed": 1, "dim": 4, "first": False, "lr": 0.05, "momentum": 0.9, "dampening": 0.0,
+                "weight_decay": 0.0, "nesterov": True},
+               {"seed": 2, "dim": 3, "first": False, "lr": 0.1, "momentum": 0.8, "dampening": 0.5,
+                "weight_decay": 0.1, "nesterov": False}),
+        compare=close(rtol=1e-9, atol=1e-12),
+        arguments=_sgd_arguments,
+        observe=_step_observe(("momentum_buffer",)),
+        hints=(
+            like(lambda want, case: _sgd_like(case, "dampened first step"),
+                 "on the first step PyTorch starts the buffer as the gradient itself, without dampening: "
+                 "buf = d_p, and only later buf = μ·buf + (1 - dampening)·d_p"),
+            like(lambda want, case: _sgd_like(case, "decay after momentum"),
+                 "the weight decay belongs in the gradient BEFORE the momentum: d_p = g + weight_decay·p, "
+                 "and the buffer accumulates d_p"),
+            like(lambda want, case: _sgd_like(case, "no weight decay"),
+                 "the weight decay is missing: d_p = g + weight_decay·p"),
+            like(lambda want, case: _sgd_like(case, "nesterov ignored"),
+                 "with nesterov=True the step is d_p + μ·buf, not buf"),
+            like(lambda want, case: _sgd_like(case, "lr in the velocity"),
+                 "that is the textbook form (the velocity holds lr·g, p ← p - v); PyTorch's buffer holds "
+                 "gradients and the learning rate multiplies the step: p ← p - lr·buf"),
+        ),
+    ),
+    Exercise(
+        id="opt.adamw_step",
+        title="One step of torch.optim.AdamW (decoupled weight decay)",
+        points=3,
+        cases=({"seed": 0, "dim": 4, "t": 0, "lr": 0.01, "weight_decay": 0.1},
+               {"seed": 1, "dim": 4, "t": 9, "lr": 0.05, "weight_decay": 0.01},
+               {"seed": 2, "dim": 3, "t": 3, "lr": 0.1, "weight_decay": 0.5, "g_scale": 1e-6}),
+        compare=close(rtol=1e-7, atol=1e-14),
+        arguments=_adam_arguments,
+        observe=_adam_observe,
+        hints=(
+            when(lambda got, want, case: _p_like(got, _adamw_like(case, "coupled")),
+                 "the decay went into the gradient (that is Adam with L2, torch.optim.Adam(weight_decay=...)); "
+                 "AdamW decays the weights directly: p ← p·(1 - lr·weight_decay), then the Adam step"),
+            when(lambda got, want, case: _p_like(got, _adamw_like(case, "decay after the update")),
+                 "PyTorch decays the weights BEFORE the Adam update, from the old p"),
+            when(lambda got, want, case: _p_like(got, _adamw_like(case, "decay without lr")),
+                 "the decay is scaled by the learning rate: p ← p·(1 - lr·weight_decay)"),
+            when(lambda got, want, case: _p_like(got, _adamw_like(case, "no bias correction")),
+                 "the bias correction is missing: divide m by (1 - β1^t) and v by (1 - β2^t), t counted from "
+                 "1 (state['step'] + 1)"),
+            when(lambda got, want, case: _p_like(got, _adamw_like(case, "eps inside")),
+                 "ε goes AFTER the square root: √v̂ + ε, not √(v̂ + ε) — it matters when gradients are tiny"),
+        ),
+    ),
+    Exercise(
+        id="opt.warmup_rsqrt",
+        title="Linear warm-up, then inverse-square-root decay (the Transformer schedule)",
+        points=2,
+        cases=({"steps": 12, "warmup_steps": 4, "base_lr": 0.1}, {"steps": 30, "warmup_steps": 10, "base_lr": 1e-3}),
+        compare=close(rtol=1e-9),
+        observe=lambda result, kwargs: [float(v) for v in result],
+        hints=(
+            like(lambda want, case: _rsqrt_like(case, "t from 0"),
+                 "off by one: the first optimizer step (t = 0) already uses (t + 1)/W of the peak, so that no "
+                 "step is wasted at lr = 0"),
+            like(lambda want, case: _rsqrt_like(case, "1/t decay"),
+                 "after the warm-up the decay is the inverse SQUARE ROOT, √(W/(t + 1)), not W/(t + 1)"),
+            like(lambda want, case: _rsqrt_like(case, "no warm-up"),
+                 "the warm-up is missing: take the minimum of (t + 1)/W and √(W/(t + 1))"),
+            when(lambda got, want, case: len(got) == len(want) + 1 or len(got) == len(want) - 1,
+                 "return exactly `steps` learning rates, for t = 0 … steps - 1"),
+        ),
+    ),
+    Exercise(
+        id="opt.range_test_lr",
+        title="Read an LR range test",
+        points=2,
+        cases=({"seed": 0, "n": 100, "drop_at": -2.5, "blow_at": 0.3, "noise": 0.15},
+               {"seed": 1, "n": 80, "drop_at": -3.5, "blow_at": -0.5, "noise": 0.3}),
+        compare=close(rtol=1e-9),
+        arguments=_range_arguments,
+        observe=lambda result, kwargs: float(result),
+        hints=(
+            like(lambda want, case: _range_like(case, "raw"),
+                 "you took the minimum of the raw, noisy losses: smooth them first (the moving average with "
+                 "β = 0.98)"),
+            like(lambda want, case: _range_like(case, "uncorrected"),
+                 "the moving average starts at 0, so its first values are far too small and the 'minimum' is "
+                 "at the very start: divide by (1 - β^(i+1)), the bias correction"),
+            like(lambda want, case: _range_like(case, "minimum itself"),
+                 "the learning rate at the minimum is already too large (the loss was about to blow up): "
+                 "take one order of magnitude below it, minimum / 10"),
+        ),
+    ),
+)
