@@ -1,0 +1,113 @@
+"""Topic 10, transfer learning offline: the pretraining script reproduces the committed checkpoint, the
+backbone is a torchvision ResNet loaded the torchvision way, and the transfer explorer shows the table."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from conftest import ROOT
+from course_utils.transfer import (CHECKPOINT, SOURCE_CLASSES, TARGET_CLASSES, digit_images, load_backbone,
+                                   on_canvas, split_per_class, target_task, tiny_resnet)
+from course_utils.widgets.transfer import transfer_explorer
+
+
+# -- the checkpoint ----------------------------------------------------------------------------------
+
+def test_pretraining_script_reproduces_the_committed_checkpoint(tmp_path):
+    """The full script (seeded, one thread, deterministic algorithms; about 5-10 s) rerun from scratch gives
+    the committed tensors."""
+    out = tmp_path / "backbone.pt"
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "pretrain_backbone.py"), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1].startswith("pretrain seconds=")
+    fresh = torch.load(out, weights_only=True)
+    committed = torch.load(CHECKPOINT, weights_only=True)
+    assert fresh.keys() == committed.keys()
+    # Bit-identical on this machine; another CPU may round the last bits differently.
+    for key in committed:
+        assert torch.allclose(fresh[key].double(), committed[key].double(), rtol=1e-4, atol=1e-6), key
+
+
+def test_checkpoint_is_small_and_loads_into_the_torchvision_architecture():
+    assert 100_000 < CHECKPOINT.stat().st_size < 5_000_000
+    model = load_backbone()
+    assert isinstance(model, torchvision.models.ResNet)
+    assert set(model.state_dict()) <= set(torchvision.models.resnet18(weights=None).state_dict())
+    X, y = digit_images(SOURCE_CLASSES)
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(on_canvas(X, np.random.default_rng(7))).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.9  # it learned its source task
+
+
+def test_new_head_keeps_the_pretrained_backbone():
+    pretrained, adapted = load_backbone(), load_backbone(num_classes=3)
+    assert adapted.fc.out_features == 3 and adapted.fc.in_features == pretrained.fc.in_features
+    assert torch.equal(adapted.layer3[0].conv1.weight, pretrained.layer3[0].conv1.weight)
+    assert not torch.equal(tiny_resnet().layer3[0].conv1.weight, pretrained.layer3[0].conv1.weight)
+
+
+# -- the tasks ---------------------------------------------------------------------------------------
+
+def test_source_and_target_tasks_split_the_digits():
+    Xs, ys = digit_images(SOURCE_CLASSES)
+    Xt, yt = target_task()
+    assert len(ys) + len(yt) == 1797 and set(ys.tolist()) == set(yt.tolist()) == set(range(5))
+    assert Xt.shape[1:] == (1, 12, 12)
+    # every 8x8 digit is pasted whole: the canvas holds the same ink as the original image
+    originals, _ = digit_images(TARGET_CLASSES)
+    assert torch.allclose(Xt.sum(dim=(1, 2, 3)), originals.sum(dim=(1, 2, 3)))
+    assert torch.equal(target_task()[0], Xt)  # seeded
+
+
+def test_split_per_class_draws_n_of_each_class():
+    y = np.repeat(np.arange(5), 20)
+    idx = split_per_class(y, 3, seed=0)
+    assert len(set(idx.tolist())) == 15 and np.bincount(y[idx]).tolist() == [3] * 5
+    assert np.array_equal(idx, split_per_class(y, 3, seed=0))
+
+
+# -- the explorer ------------------------------------------------------------------------------------
+
+RESULTS = {"n_per_class": [1, 3, 10, 30],
+           "accuracy": {"pixels + LR": [[0.25, 0.25], [0.26, 0.27], [0.35, 0.34], [0.39, 0.40]],
+                        "scratch": [[0.20, 0.22], [0.23, 0.23], [0.33, 0.34], [0.46, 0.47]],
+                        "features + LR": [[0.35, 0.37], [0.42, 0.42], [0.49, 0.49], [0.56, 0.56]],
+                        "fine-tune": [[0.33, 0.34], [0.41, 0.42], [0.60, 0.62], [0.73, 0.74]]}}
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return transfer_explorer(RESULTS)
+
+
+def test_moving_a_control_redraws_the_picture(explorer):
+    explorer.set(n_per_class=3, strategy="scratch")
+    before = explorer.image.value
+    explorer.controls["strategy"].value = "fine-tune"
+    assert explorer.image.value != before
+    after_strategy = explorer.image.value
+    explorer.controls["n_per_class"].value = 30
+    assert explorer.image.value != after_strategy
+    assert explorer.widget.children[1] is explorer.image
+    assert explorer.state == "n_per_class=30 strategy='fine-tune'"
+
+
+@pytest.mark.parametrize("n, strategy, accuracy, gain, best", [
+    (1, "features + LR", 0.36, 0.15, "features + LR"),
+    (10, "fine-tune", 0.61, 0.275, "fine-tune"),
+    (30, "pixels + LR", 0.395, -0.07, "fine-tune"),
+])
+def test_explorer_reads_the_table(explorer, n, strategy, accuracy, gain, best):
+    result = explorer.set(n_per_class=n, strategy=strategy).result
+    assert result["accuracy"] == pytest.approx(accuracy)
+    assert result["gain_over_scratch"] == pytest.approx(gain)
+    assert result["best"] == best
+    i = RESULTS["n_per_class"].index(n)
+    assert result["runs"] == RESULTS["accuracy"][strategy][i]
