@@ -1,8 +1,271 @@
 """Exercises of lab 05, validation & model selection (``solutions/05_validation.ipynb``).
 
-Ids start with ``val.``. This lab is being written: no exercises yet.
+Ids: ``val.group_folds``, ``val.nested_cv``, ``val.permutation_p``, ``val.bonferroni``,
+``val.log_uniform``.
+
+Cases are seeds and sizes; ``arguments`` builds the arrays. Answers that may be right in several ways
+(which group goes to which fold, random samples) are judged by the properties every right answer has.
+The hint rules compute typical *wrong* answers; the reference answers come from the solution notebook.
 """
 
 from __future__ import annotations
 
-EXERCISES = ()
+import itertools
+
+import numpy as np
+
+from .compare import close, exact
+from .engine import Exercise
+from .hints import like, when
+
+
+# -- val.group_folds -----------------------------------------------------------------------------------
+
+def _groups_arguments(case: dict) -> dict:
+    rng = np.random.default_rng(case["seed"])
+    sizes = rng.integers(case["min_size"], case["max_size"] + 1, case["n_groups"])
+    groups = np.repeat(rng.permutation(case["n_groups"]) * 7 + 3, sizes)  # ids need not be 0..n-1
+    return {"groups": groups[rng.permutation(len(groups))], "n_splits": case["n_splits"]}
+
+
+def _folds_observe(result, kwargs) -> dict:
+    groups = np.asarray(kwargs["groups"])
+    folds = [np.asarray(fold).ravel() for fold in result]
+    if any(fold.dtype == bool for fold in folds):
+        raise TypeError("return the indices of each fold's test samples, not boolean masks")
+    folds = [fold.astype(int) for fold in folds]
+    everything = np.concatenate(folds) if folds else np.array([], dtype=int)
+    fold_of_group: dict[int, set[int]] = {}
+    for f, fold in enumerate(folds):
+        for g in np.unique(groups[fold]):
+            fold_of_group.setdefault(int(g), set()).add(f)
+    groups_per_fold = [len(np.unique(groups[fold])) for fold in folds]
+    return {"n_folds": len(folds),
+            "every_sample_once": bool(len(everything) == len(groups) and np.unique(everything).size == len(groups)),
+            "groups_split": int(sum(len(f) > 1 for f in fold_of_group.values())),
+            "groups_per_fold_spread": int(max(groups_per_fold) - min(groups_per_fold)) if folds else -1}
+
+
+def _folds_compare():
+    def compare(got, want):
+        from .compare import Verdict
+
+        if got["n_folds"] != want["n_folds"]:
+            return Verdict(False, f"{got['n_folds']} folds, expected {want['n_folds']}")
+        if not got["every_sample_once"]:
+            return Verdict(False, "the test folds must hold every sample exactly once")
+        if got["groups_split"]:
+            return Verdict(False, f"{got['groups_split']} groups have samples in more than one fold")
+        if got["groups_per_fold_spread"] > 1:
+            return Verdict(False, "the folds' numbers of groups differ by more than 1")
+        return Verdict(True, "")
+
+    compare.description = "valid group folds"
+    return compare
+
+
+# -- val.nested_cv -------------------------------------------------------------------------------------
+
+def _cv_arguments(case: dict) -> dict:
+    from course_utils.data import make_moons
+
+    X, y = make_moons(case["n"], noise=case["noise"], seed=case["seed"])
+    return {"X": X, "y": y, "ks": case["ks"], "outer": case["outer"], "inner": case["inner"]}
+
+
+def _knn_score(X_train, y_train, X_test, y_test, k: int) -> float:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return float(KNeighborsClassifier(n_neighbors=k).fit(X_train, y_train).score(X_test, y_test))
+
+
+def _cv_scores(X, y, k: int, folds: int) -> float:
+    from sklearn.model_selection import KFold
+
+    return float(np.mean([_knn_score(X[tr], y[tr], X[te], y[te], k) for tr, te in KFold(folds).split(X)]))
+
+
+def _nested_like(case: dict, slip: str) -> float:
+    """A typical wrong model-selection estimate (never the nested one)."""
+    from sklearn.model_selection import KFold
+
+    a = _cv_arguments(case)
+    X, y, ks = a["X"], a["y"], a["ks"]
+    if slip == "best cv score":  # tune and report on the same folds
+        return max(_cv_scores(X, y, k, a["outer"]) for k in ks)
+    if slip == "tuned on the test fold":
+        return float(np.mean([max(_knn_score(X[tr], y[tr], X[te], y[te], k) for k in ks)
+                              for tr, te in KFold(a["outer"]).split(X)]))
+    raise ValueError(slip)
+
+
+# -- val.permutation_p ---------------------------------------------------------------------------------
+
+def _paired_arguments(case: dict) -> dict:
+    """Scores of two models on the same n folds; differences are multiples of 1/8 (exact in floats)."""
+    rng = np.random.default_rng(case["seed"])
+    a = rng.integers(600, 900, case["n"]) / 1000
+    d = (rng.integers(-4, 5, case["n"]) + case["shift"]) / 8
+    return {"scores_a": a + d, "scores_b": a}
+
+
+def _sign_flip_p(case: dict, one_sided=False, strict=False) -> float:
+    a = _paired_arguments(case)
+    d = a["scores_a"] - a["scores_b"]
+    observed = d.mean()
+    count = 0
+    for signs in itertools.product((1, -1), repeat=len(d)):
+        value = (d * signs).mean()
+        stat, ref = (value, observed) if one_sided else (abs(value), abs(observed))
+        count += stat > ref + 1e-12 if strict else stat >= ref - 1e-12
+    return count / 2 ** len(d)
+
+
+# -- val.bonferroni ------------------------------------------------------------------------------------
+
+def _pvalues_arguments(case: dict) -> dict:
+    rng = np.random.default_rng(case["seed"])
+    p = rng.uniform(0, 1, case["m"]) ** 3
+    p[: case["planted"]] = case["alpha"] / case["m"] * np.array([0.2, 0.9, 1.5, 3.0][: case["planted"]])
+    return {"p_values": p, "alpha": case["alpha"]}
+
+
+def _significant(case: dict, threshold_of) -> list[bool]:
+    a = _pvalues_arguments(case)
+    return [bool(p < threshold_of(a["alpha"], len(a["p_values"]))) for p in a["p_values"]]
+
+
+# -- val.log_uniform -----------------------------------------------------------------------------------
+
+def _decades(case: dict) -> np.ndarray:
+    return np.arange(np.log10(case["low"]), np.log10(case["high"]) + 1)
+
+
+def _log_uniform_observe(result, kwargs) -> dict:
+    values = np.asarray(result, dtype=float).ravel()
+    observed = {"n": int(values.size), "in_range": bool(((values >= kwargs["low"]) & (values <= kwargs["high"])).all())}
+    if values.size and (values > 0).all():
+        edges = 10.0 ** np.arange(np.log10(kwargs["low"]), np.log10(kwargs["high"]) + 1)
+        counts, _ = np.histogram(values, bins=edges)
+        observed["decade_shares"] = (counts / values.size).tolist()
+        observed["distinct"] = bool(np.unique(values).size == values.size)
+    return observed
+
+
+def _log_uniform_compare():
+    shares = close(rtol=0, atol=0.06)
+
+    def compare(got, want):
+        from .compare import Verdict
+
+        if got["n"] != want["n"]:
+            return Verdict(False, f"{got['n']} samples, expected {want['n']}")
+        if not got["in_range"]:
+            return Verdict(False, "some samples fall outside [low, high]")
+        if not got.get("distinct", False):
+            return Verdict(False, "the samples repeat: a grid is not a random search")
+        return shares(got["decade_shares"], want["decade_shares"])
+
+    compare.description = "n samples in range, about as many in every decade (± 0.06)"
+    return compare
+
+
+def _linear_shares(case: dict) -> list[float]:
+    edges = 10.0 ** _decades(case)
+    return list(np.diff(edges) / (case["high"] - case["low"]))
+
+
+EXERCISES = (
+    Exercise(
+        id="val.group_folds",
+        title="Group k-fold: every patient in exactly one fold",
+        points=2,
+        cases=({"seed": 0, "n_groups": 12, "min_size": 1, "max_size": 6, "n_splits": 4},
+               {"seed": 1, "n_groups": 7, "min_size": 3, "max_size": 3, "n_splits": 3}),
+        compare=_folds_compare(),
+        arguments=_groups_arguments,
+        observe=_folds_observe,
+        hints=(
+            when(lambda got, want, case: got["n_folds"] == want["n_folds"] and got["every_sample_once"]
+                 and got["groups_split"] > 0,
+                 "samples of the same group land in different folds (a plain k-fold over samples): assign "
+                 "whole GROUPS to folds, then take all of each group's samples"),
+            when(lambda got, want, case: got["n_folds"] == want["n_folds"] and not got["every_sample_once"],
+                 "the test folds must partition the samples: every index in exactly one fold (did you return "
+                 "the training indices, or group ids instead of sample indices?)"),
+            when(lambda got, want, case: got["n_folds"] == want["n_folds"] and got["groups_per_fold_spread"] > 1
+                 and not got["groups_split"],
+                 "deal the groups out evenly: fold f gets the groups number f, f + n_splits, f + 2·n_splits, …"),
+        ),
+    ),
+    Exercise(
+        id="val.nested_cv",
+        title="Nested cross-validation of a tuned k-NN",
+        points=3,
+        cases=({"seed": 0, "n": 120, "noise": 0.35, "ks": [1, 3, 9, 27], "outer": 4, "inner": 3},
+               {"seed": 1, "n": 90, "noise": 0.5, "ks": [1, 5, 15], "outer": 3, "inner": 3}),
+        compare=close(rtol=1e-9),
+        arguments=_cv_arguments,
+        observe=lambda result, kwargs: float(result),
+        hints=(
+            like(lambda want, case: _nested_like(case, "best cv score"),
+                 "that is the best cross-validation score over the ks: choosing k by a score and reporting "
+                 "the same score is optimistic. Choose k INSIDE each outer training fold (inner CV), score "
+                 "on the outer test fold"),
+            like(lambda want, case: _nested_like(case, "tuned on the test fold"),
+                 "k was picked by its score on the outer TEST fold: pick it by inner cross-validation on "
+                 "the outer training fold only"),
+        ),
+    ),
+    Exercise(
+        id="val.permutation_p",
+        title="Exact paired permutation (sign-flip) test",
+        points=2,
+        cases=({"seed": 0, "n": 10, "shift": 1.5}, {"seed": 1, "n": 8, "shift": 0.0},
+               {"seed": 2, "n": 12, "shift": 4.0}),
+        compare=close(rtol=1e-12),
+        arguments=_paired_arguments,
+        observe=lambda result, kwargs: float(result),
+        hints=(
+            like(lambda want, case: _sign_flip_p(case, one_sided=True),
+                 "that is a one-sided test: count the sign patterns whose |mean| reaches |observed mean| "
+                 "(both directions)"),
+            like(lambda want, case: _sign_flip_p(case, strict=True),
+                 "count the patterns with |mean| >= |observed| — ties included, and the observed pattern "
+                 "itself is one of them, so p is never 0"),
+        ),
+    ),
+    Exercise(
+        id="val.bonferroni",
+        title="Which of m comparisons survive Bonferroni's correction",
+        points=1,
+        cases=({"seed": 0, "m": 20, "planted": 3, "alpha": 0.05}, {"seed": 1, "m": 5, "planted": 2, "alpha": 0.01}),
+        compare=exact(),
+        arguments=_pvalues_arguments,
+        observe=lambda result, kwargs: [bool(v) for v in np.asarray(result).ravel()],
+        hints=(
+            like(lambda want, case: _significant(case, lambda alpha, m: alpha),
+                 "no correction: with m comparisons, test each p-value against alpha / m"),
+            like(lambda want, case: _significant(case, lambda alpha, m: alpha * m),
+                 "the threshold is alpha DIVIDED by m (or p·m compared with alpha), not alpha times m"),
+        ),
+    ),
+    Exercise(
+        id="val.log_uniform",
+        title="Random search on a log scale",
+        points=2,
+        cases=({"low": 1e-5, "high": 1e-1, "n": 2000, "seed": 0}, {"low": 1e-3, "high": 1e3, "n": 3000, "seed": 1}),
+        compare=_log_uniform_compare(),
+        observe=_log_uniform_observe,
+        hints=(
+            when(lambda got, want, case: got.get("decade_shares") is not None and close(rtol=0, atol=0.06)(
+                got["decade_shares"], _linear_shares(case)).ok,
+                 "uniform on the linear scale: nearly all samples land in the top decade. Draw the EXPONENT "
+                 "uniformly: 10 ** rng.uniform(log10(low), log10(high), n)"),
+            when(lambda got, want, case: got["n"] == want["n"] and got.get("distinct") is False,
+                 "a grid (np.logspace) is not a random search: draw the exponents at random"),
+            when(lambda got, want, case: got["n"] == want["n"] and not got["in_range"],
+                 "some samples are outside [low, high]: did you mix log10 with np.exp (or log with 10 **)?"),
+        ),
+    ),
+)
