@@ -32,3 +32,24 @@ def check_json(notebook: Path) -> list[dict]:
 def _no_record_mode(monkeypatch):
     """Tests start outside grading mode, whatever the shell exported."""
     monkeypatch.delenv("COURSE_RECORD", raising=False)
+
+
+def reference_answers() -> dict[str, list[dict]]:
+    """Every exercise's recorded reference answers (solutions/answers/*.json), by exercise id."""
+    answers: dict[str, list[dict]] = {}
+    for path in sorted((ROOT / "solutions" / "answers").glob("*.json")):
+        answers.update(json.loads(path.read_text())["exercises"])
+    return answers
+
+
+def full_marks(exercise_id: str, function) -> tuple[bool, list[str]]:
+    """Grade ``function`` on every case of the exercise, hidden ones included, against the reference
+    answers: (full marks?, the messages of the cases that did not pass)."""
+    from course_utils.checks.engine import PASSED, attempt, case_key, grade
+    from course_utils.checks.registry import EXERCISES as REGISTRY
+
+    exercise, entries = REGISTRY[exercise_id], reference_answers()[exercise_id]
+    answers = {case_key(e["case"]): e["value"] for e in entries}
+    result = grade(exercise, [(e["case"], e["hidden"], attempt(exercise, function, e["case"])) for e in entries],
+                   answers)
+    return result.points == result.max_points, [c.message for c in result.cases if c.status != PASSED]

@@ -1,20 +1,14 @@
 """Topic 01, data quality: the corruption helpers, the duplicate explorer, and confident learning
 checked against cleanlab."""
 
-import json
-
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from conftest import ROOT
-from course_utils.checks.engine import PASSED, attempt, case_key, grade
-from course_utils.checks.registry import EXERCISES
+from conftest import full_marks
 from course_utils.data import (CORRUPTIONS, add_label_noise, corrupt_images, duplicate_samples, load_digits,
                                set_seed)
 from course_utils.widgets.data_quality import MAX_THRESHOLD, duplicate_explorer, scraped_digits
-
-ANSWERS = json.loads((ROOT / "solutions" / "answers" / "01_data_quality.json").read_text())["exercises"]
 
 
 # -- the learner-facing method, as lesson 01 teaches it and lab 01's solution writes it -------------
@@ -37,20 +31,11 @@ def label_issues(labels, pred_probs):
     return confident.any(axis=1) & (guess != labels)
 
 
-def _full_marks(exercise_id, function):
-    exercise = EXERCISES[exercise_id]
-    entries = ANSWERS[exercise_id]
-    answers = {case_key(e["case"]): e["value"] for e in entries}
-    result = grade(exercise, [(e["case"], e["hidden"], attempt(exercise, function, e["case"])) for e in entries],
-                   answers)
-    return result.points == result.max_points, [c.message for c in result.cases if c.status != PASSED]
-
-
 @pytest.mark.parametrize("exercise_id, function", [("data.label_issues", label_issues),
                                                    ("data.out_of_fold_probs", out_of_fold_probs)])
 def test_the_reference_used_below_is_the_lab_reference(exercise_id, function):
     """The functions of this file reproduce the lab's recorded answers on every public and hidden case."""
-    ok, messages = _full_marks(exercise_id, function)
+    ok, messages = full_marks(exercise_id, function)
     assert ok, messages
 
 
@@ -98,7 +83,7 @@ def test_confident_learning_agrees_with_cleanlab():
             [pred_probs[labels == j, j].sum() / np.sum(labels == j) for j in range(pred_probs.shape[1])]))])),
 ])
 def test_differently_written_correct_answers_get_full_marks(exercise_id, function):
-    ok, messages = _full_marks(exercise_id, function)
+    ok, messages = full_marks(exercise_id, function)
     assert ok, messages
 
 

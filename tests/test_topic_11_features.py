@@ -1,22 +1,16 @@
 """Topic 11, feature space, error analysis & robustness: the snapshot trainer, the PCA helper, the
 feature-space explorer, the lesson's poisoning claims, and the lab's references written differently."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
-from course_utils.checks.engine import PASSED, attempt, case_key, grade
+from conftest import full_marks
 from course_utils.checks.features import TRIGGER
-from course_utils.checks.registry import EXERCISES
 from course_utils.data import load_digits, set_seed
 from course_utils.train import evaluate, fit, mlp
 from course_utils.widgets.features import (LIMIT, feature_explorer, hidden_layers, pca_2d, penultimate, silhouette,
                                            spectral_recall, train_with_snapshots)
-
-ANSWERS = json.loads((ROOT / "solutions" / "answers" / "11_features.json").read_text())["exercises"]
 
 
 @pytest.fixture(scope="module")
@@ -232,14 +226,6 @@ def test_a_three_percent_backdoor_keeps_clean_accuracy_and_the_first_layer_finds
 
 # -- the lab: correct answers written another way get full marks ---------------------------------------------
 
-def _full_marks(exercise_id, function):
-    exercise = EXERCISES[exercise_id]
-    entries = ANSWERS[exercise_id]
-    answers = {case_key(e["case"]): e["value"] for e in entries}
-    result = grade(exercise, [(e["case"], e["hidden"], attempt(exercise, function, e["case"])) for e in entries],
-                   answers)
-    return result.points == result.max_points, [c.message for c in result.cases if c.status != PASSED]
-
 
 def _features_by_hand(model, X):
     layers = list(model)[:-1]
@@ -293,5 +279,5 @@ def _spectral_by_eigh(features):
     ("feat.spectral_scores", _spectral_by_eigh),
 ])
 def test_differently_written_correct_answers_get_full_marks(exercise_id, function):
-    ok, messages = _full_marks(exercise_id, function)
+    ok, messages = full_marks(exercise_id, function)
     assert ok, messages

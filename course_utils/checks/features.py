@@ -18,6 +18,7 @@ import numpy as np
 from .compare import close, exact
 from .engine import Exercise
 from .hints import like, when
+from .values import as_array
 
 TRIGGER = (54, 55, 62, 63)  # the bottom-right 2 x 2 corner of an 8 x 8 digit, flattened
 
@@ -27,13 +28,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     from course_utils.data import load_digits
 
     return load_digits()
-
-
-def _numpy(value) -> np.ndarray:
-    """A learner's array or tensor as a NumPy array (a tensor that requires grad is detached)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 # -- feat.penultimate_features ------------------------------------------------------
@@ -60,7 +54,7 @@ def _penultimate_arguments(case: dict) -> dict:
 
 
 def _penultimate_observe(result, kwargs) -> dict:
-    return {"features": _numpy(result).astype(np.float64), "training_after": bool(kwargs["model"].training)}
+    return {"features": as_array(result).astype(np.float64), "training_after": bool(kwargs["model"].training)}
 
 
 def _dropout_active(got, want, case) -> bool:
@@ -133,7 +127,7 @@ def _trigger_observe(result, kwargs) -> dict:
     X0, y0 = _PRISTINE.get(id(kwargs["X"]), (None, None))
     untouched = X0 is not None and np.array_equal(kwargs["X"], X0) and np.array_equal(kwargs["y"], y0)
     X_new, y_new = result
-    return {"X": _numpy(X_new).astype(np.float64), "y": _numpy(y_new).astype(np.int64),
+    return {"X": as_array(X_new).astype(np.float64), "y": as_array(y_new).astype(np.int64),
             "inputs_untouched": bool(untouched)}
 
 
@@ -315,7 +309,7 @@ EXERCISES = (
                {"n": 40, "k": 0, "d": 5, "offset": 2.0, "shift": 0.0, "seed": 1}),
         compare=close(rtol=1e-3, atol=1e-3),
         arguments=_spectral_arguments,
-        observe=lambda result, kwargs: _numpy(result).astype(np.float64),
+        observe=lambda result, kwargs: as_array(result).astype(np.float64),
         hints=(
             like(lambda want, case: _spectral_wrong(case, "uncentred"), rtol=1e-3,
                  says="you took the SVD of the raw features: subtract the mean feature vector first, otherwise "

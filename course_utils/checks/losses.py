@@ -17,20 +17,14 @@ import numpy as np
 from .compare import close, label
 from .engine import Exercise
 from .hints import like, when
+from .values import as_float
 
 LN10 = math.log(10.0)
 
 
-def _float(value) -> float:
-    """A learner's number (a float, a 0-d array or a 0-d tensor) as a float."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    return float(np.asarray(value, dtype=np.float64))
-
-
 def _not_finite(got, want, case) -> bool:
     try:
-        return not math.isfinite(_float(got))
+        return not math.isfinite(as_float(got))
     except (TypeError, ValueError):
         return False
 
@@ -144,7 +138,7 @@ def _epoch_arguments(case: dict) -> dict:
 
 def _epoch_observe(result, kwargs) -> dict:
     losses, accuracy = result
-    return {"losses": [_float(v) for v in losses], "val_accuracy": _float(accuracy)}
+    return {"losses": [as_float(v) for v in losses], "val_accuracy": as_float(accuracy)}
 
 
 def _buggy_epoch(case: dict, bug: str) -> dict:
@@ -229,7 +223,7 @@ EXERCISES = (
                {"seed": 2, "n": 6, "classes": 4, "scale": 1000.0}),
         compare=close(rtol=1e-6, atol=1e-9),
         arguments=_logits_arguments,
-        observe=lambda result, kwargs: _float(result),
+        observe=lambda result, kwargs: as_float(result),
         hints=(
             when(_not_finite, "the loss overflowed (inf or nan) on large logits: subtract each row's maximum "
                               "before exponentiating (log-sum-exp), or use torch.logsumexp"),
@@ -251,7 +245,7 @@ EXERCISES = (
                {"seed": 2, "n": 8, "scale": 300.0}),
         compare=close(rtol=1e-6, atol=1e-9),
         arguments=_binary_arguments,
-        observe=lambda result, kwargs: _float(result),
+        observe=lambda result, kwargs: as_float(result),
         hints=(
             when(_not_finite, "log(sigmoid(z)) is -inf once sigmoid(z) rounds to 0 (z below about -37 in "
                               "float64): use max(z, 0) - z*y + log(1 + exp(-|z|)), which never overflows"),

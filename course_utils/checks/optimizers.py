@@ -19,12 +19,7 @@ import numpy as np
 from .compare import close
 from .engine import Exercise
 from .hints import like, when
-
-
-def _array(value) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
+from .values import as_array
 
 
 # -- opt.lr_limit ----------------------------------------------------------------------------------------
@@ -57,10 +52,10 @@ def _sgd_arguments(case: dict) -> dict:
 def _step_observe(keys: tuple[str, ...]):
     def observe(result, kwargs) -> dict:
         state = kwargs["state"]
-        observed = {"p": _array(result).tolist()}
+        observed = {"p": as_array(result).tolist()}
         for key in keys:
             if key in state:
-                observed[key] = _array(state[key]).tolist()
+                observed[key] = as_array(state[key]).tolist()
         return observed
     return observe
 
@@ -130,7 +125,7 @@ def _adamw_like(case: dict, slip: str) -> dict:
 def _adam_observe(result, kwargs) -> dict:
     observed = _step_observe(("exp_avg", "exp_avg_sq"))(result, kwargs)
     if "step" in kwargs["state"]:
-        observed["step"] = float(_array(kwargs["state"]["step"]))
+        observed["step"] = float(as_array(kwargs["state"]["step"]))
     return observed
 
 

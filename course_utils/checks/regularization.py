@@ -15,12 +15,7 @@ import numpy as np
 from .compare import close, exact
 from .engine import Exercise
 from .hints import like, when
-
-
-def _float(value) -> float:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    return float(np.asarray(value, dtype=np.float64))
+from .values import as_float
 
 
 # -- reg.l1_penalty and reg.max_norm -------------------------------------------------------------------
@@ -204,7 +199,7 @@ EXERCISES = (
         cases=({"seed": 0, "sizes": [8, 16, 3], "lam": 1e-3}, {"seed": 1, "sizes": [4, 5, 5, 2], "lam": 0.5}),
         compare=close(rtol=1e-6),
         arguments=_model_arguments,
-        observe=lambda result, kwargs: _float(result),
+        observe=lambda result, kwargs: as_float(result),
         hints=(
             like(lambda want, case: _l1_like(case, "with biases"),
                  "the biases are included: penalize the weights of the Linear layers only (biases do not "

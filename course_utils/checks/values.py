@@ -132,3 +132,23 @@ def _array(array: np.ndarray, kind: str) -> dict:
 def _is_tensor(value: Any) -> bool:
     # Avoid importing torch just to ask the question.
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A learner's array, list or tensor (detached, on the CPU) as a float64 NumPy array.
+
+    >>> as_array([1, 2]).dtype
+    dtype('float64')
+    """
+    if _is_tensor(value):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def as_float(value: Any) -> float:
+    """A learner's number (a float, a 0-d array or a 0-d tensor) as a float.
+
+    >>> as_float(np.float32(0.25))
+    0.25
+    """
+    return float(as_array(value))
