@@ -32,6 +32,8 @@ def test_explorer_moves_the_operating_point():
     assert low["recall"] > high["recall"] and low["precision"] < high["precision"]
     assert low["tp"] + low["fn"] == high["tp"] + high["fn"]  # the positives do not change
     assert explorer.state == "threshold=0.05"
+    # the smallest step of the slider is always visible, even when no score lies in between
+    assert explorer.set(threshold=0.51).image.value != explorer.set(threshold=0.5).image.value
 
 
 def _smote(X, n_new, k, rng, per_feature=False):

@@ -93,8 +93,9 @@ class Explorer:
 
     @property
     def state(self) -> str:
-        """The settings as one line, e.g. ``depth=10 activation='tanh'``."""
-        return " ".join(f"{name}={value!r}" for name, value in self.values.items())
+        """The settings as one line, e.g. ``depth=10 activation='tanh'``; floats to 6 significant digits
+        (a log slider's 10 ** -1.8 reads 0.0158489, not 0.01584893192461114)."""
+        return " ".join(f"{name}={_short(value)!r}" for name, value in self.values.items())
 
     def set(self, **values: Any) -> "Explorer":
         """Change several controls at once (one redraw), e.g. ``explorer.set(depth=20)``."""
@@ -208,6 +209,15 @@ class Explorer:
 
 
 _pools: dict[str, Any] = {"controller": None, "modules": -1}
+
+
+def _short(value: Any) -> Any:
+    """A float rounded to 6 significant digits, anything else unchanged.
+
+    >>> _short(0.9000000000000001), _short(10 ** -1.8), _short(1.0), _short(True), _short("a")
+    (0.9, 0.0158489, 1.0, True, 'a')
+    """
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def limited_threads(threads: int | None):

@@ -61,8 +61,14 @@ def threshold_explorer(scores: np.ndarray | None = None, y: np.ndarray | None = 
                                                  description="threshold", readout_format=".2f")}
 
     def setup(fig):
-        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.16, top=0.88, wspace=0.35)
-        ax_cm, ax_roc, ax_pr = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
+        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.16, top=0.88, wspace=0.4)
+        ax_scores, ax_cm, ax_roc, ax_pr = (fig.add_subplot(1, 4, i) for i in range(1, 5))
+        bins = np.linspace(0, 1, 41)
+        ax_scores.hist(scores[y == 0], bins=bins, color="tab:blue", alpha=0.6, label="negatives")
+        ax_scores.hist(scores[y == 1], bins=bins, color="tab:red", alpha=0.8, label="positives")
+        ax_scores.set(yscale="log", xlim=(0, 1), xlabel="score", ylabel="samples", title="scores and the threshold")
+        ax_scores.legend(fontsize=7)
+        line = ax_scores.axvline(threshold, color="k", lw=1.5)
         image = ax_cm.imshow(np.zeros((2, 2)), cmap="Blues", vmin=0, vmax=1)
         ax_cm.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["pred. 0", "pred. 1"], yticklabels=["true 0", "true 1"],
                   title="confusion matrix")
@@ -77,12 +83,13 @@ def threshold_explorer(scores: np.ndarray | None = None, y: np.ndarray | None = 
                   title=f"precision-recall  (AP {c['pr_auc']:.3f})")
         roc_point, = ax_roc.plot([], [], "o", color="k", ms=8)
         pr_point, = ax_pr.plot([], [], "o", color="k", ms=8)
-        artists = {"image": image, "roc_point": roc_point, "pr_point": pr_point}
+        artists = {"image": image, "roc_point": roc_point, "pr_point": pr_point, "line": line}
         artists.update({f"text{i}{j}": texts[i][j] for i in range(2) for j in range(2)})
         return artists
 
     def update(artists, threshold):
         counts = confusion_at(scores, y, threshold)
+        artists["line"].set_xdata([threshold, threshold])
         matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
         row_share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         artists["image"].set_data(row_share)
@@ -104,4 +111,4 @@ def threshold_explorer(scores: np.ndarray | None = None, y: np.ndarray | None = 
                 f"<b>{result['recall']:.2f}</b> · specificity {result['specificity']:.3f} · accuracy "
                 f"{result['accuracy']:.3f} (always 'negative' scores {1 - prevalence:.3f})")
 
-    return Explorer(controls, setup, update, readout=readout, figsize=(11, 3.6))
+    return Explorer(controls, setup, update, readout=readout, figsize=(13, 3.4))
