@@ -34,7 +34,9 @@ def test_explorer_follows_its_controls():
     explorer = search_explorer()
     images = {explorer.image.value}
     grid = explorer.result
+    assert explorer.controls["seed"].disabled  # a grid has no randomness
     random = explorer.set(method="random").result
+    assert not explorer.controls["seed"].disabled
     images.add(explorer.image.value)
     assert grid["distinct_lr"] == 4 and random["distinct_lr"] == 16
     explorer.set(coarse_to_fine=True)

@@ -114,6 +114,7 @@ def search_explorer(method: str = "grid", budget: int = 16, coarse_to_fine: bool
         return {"points": points, "rug": rug, "best": best, "marker": marker}
 
     def update(artists, method, budget, coarse_to_fine, seed):
+        controls["seed"].disabled = method == "grid"  # a grid has no randomness
         found = search(method, budget, seed, coarse_to_fine)
         artists["points"].set_offsets(found["points"])
         artists["rug"].set_offsets(np.column_stack([found["points"][:, 0], np.full(len(found["points"]), WD_RANGE[0])]))
