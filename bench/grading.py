@@ -5,8 +5,10 @@
 Builds a class of submissions of one lab (a third solved, a third with typical
 mistakes, a third untouched) in an nbgrader course folder, grades it both ways
 on the same machine, and prints a table (seconds, notebooks/s, agreement of the
-points per notebook). The last line is
-``grading speedup_vs_nbgrader=<ratio> agreement=<fraction>``.
+points per notebook). It also executes the same submissions plainly (a fresh
+kernel each, as many at a time, no sandbox, no grading) to measure what grading
+adds to execution. The last line is
+``grading speedup_vs_nbgrader=<ratio> agreement=<fraction> overhead_vs_plain=<fraction>``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_utils.cli import format_table  # noqa: E402
+from course_utils.notebooks import execute_notebook  # noqa: E402
 from course_utils.release import BEGIN_SOLUTION, END_SOLUTION, exercise_notebook  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -66,6 +70,19 @@ def run(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def execute_plainly(paths: list[Path], workers: int, scratch: Path) -> float:
+    """Seconds to execute every notebook in a fresh kernel, ``workers`` at a time, nothing else."""
+    def execute(path: Path) -> None:
+        folder = scratch / path.parent.parent.name
+        folder.mkdir(parents=True)
+        execute_notebook(nbformat.read(path, as_version=4), cwd=folder, allow_errors=True)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(execute, paths))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=24)
@@ -92,6 +109,9 @@ def main() -> None:
         for student in students:
             run([nbgrader, "db", "student", "add", student], course)
 
+        paths = [course / "submitted" / s / args.lab / f"{args.lab}.ipynb" for s in students]
+        execute_plainly(paths[:1], 1, course / "warm-up")  # file caches warm for everybody
+        plain = execute_plainly(paths, args.workers, course / "plain")
         ours = run([str(BIN / "course"), "grade", "submitted", "--out", str(course / "course-grades"),
                     "--workers", str(args.workers)], course)
         theirs = run([nbgrader, "autograde", args.lab, "--force"], course)
@@ -110,12 +130,14 @@ def main() -> None:
         ["grader", "notebooks", "seconds", "notebooks/s", "total points"],
         [[f"course grade --workers {args.workers}", str(n), f"{ours:.1f}", f"{n / ours:.2f}",
           f"{sum(points.values()):g}"],
-         ["nbgrader autograde", str(n), f"{theirs:.1f}", f"{n / theirs:.2f}", f"{sum(reference.values()):g}"]]))
+         ["nbgrader autograde", str(n), f"{theirs:.1f}", f"{n / theirs:.2f}", f"{sum(reference.values()):g}"],
+         [f"plain execution, {args.workers} at a time", str(n), f"{plain:.1f}", f"{n / plain:.2f}", "-"]]))
     disagreements = [f"{s}: course {points.get(s)} vs nbgrader {reference[s]}" for s in students
                      if abs(points.get(s, -1) - reference[s]) >= 1e-6]
     if disagreements:
         print("disagreements:\n  " + "\n  ".join(disagreements))
-    print(f"grading speedup_vs_nbgrader={theirs / ours:.2f} agreement={agree:.3f}")
+    print(f"grading speedup_vs_nbgrader={theirs / ours:.2f} agreement={agree:.3f} "
+          f"overhead_vs_plain={ours / plain - 1:.2f}")
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def release(root: Path, *, labs: list[Path] | None = None, check: bool = False, 
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 log(f"wrote {shown}")
-        log(f"{built.lab}: released in {time.perf_counter() - started:.1f} s")
+        log(f"{built.lab}: {'checked' if check else 'released'} in {time.perf_counter() - started:.1f} s")
     sources = {s.stem for s in every_lab}
     for orphan in sorted((root / "exercises").glob("*.ipynb")):
         if orphan.stem not in sources:
