@@ -1,7 +1,7 @@
 """A tiny, readable training loop shared by the lessons.
 
 Everything a lesson needs to train a small network on a CPU in seconds, and
-nothing more: read :func:`fit` once, it is the whole loop.
+nothing more: read :func:`train_epoch` and :func:`fit` once, they are the whole loop.
 
 >>> from course_utils.data import make_moons, set_seed
 >>> X, y = make_moons(200, seed=0)
@@ -63,6 +63,27 @@ def evaluate(model: nn.Module, X, y, loss_fn: nn.Module | None = None) -> dict[s
     return {"loss": loss_fn(logits, y).item(), "accuracy": accuracy(logits, y)}
 
 
+def train_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+                loss_fn: nn.Module, batch_size: int, generator: torch.Generator) -> None:
+    """One pass over ``(X, y)`` in an order drawn from ``generator``: one optimizer step per mini-batch.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model, X, y = nn.Linear(2, 2), torch.randn(10, 2), torch.tensor([0, 1] * 5)
+    >>> before = model.weight.detach().clone()
+    >>> train_epoch(model, X, y, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+    ...             batch_size=4, generator=torch.Generator().manual_seed(0))
+    >>> bool((model.weight != before).any())
+    True
+    """
+    model.train()
+    order = torch.randperm(len(X), generator=generator)
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]
+        optimizer.zero_grad()
+        loss_fn(model(X[batch]), y[batch]).backward()
+        optimizer.step()
+
+
 def fit(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1, batch_size: int = 64,
         optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0,
         loss_fn: nn.Module | None = None, validation: tuple | None = None,
@@ -94,15 +115,8 @@ def fit(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1, batch_size
             history["val_accuracy"].append(val["accuracy"])
 
     record()
-    model.train()
     for _ in range(epochs):
-        order = torch.randperm(len(X), generator=generator)
-        for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(model(X[batch]), y[batch])
-            loss.backward()
-            opt.step()
+        train_epoch(model, X, y, opt, loss_fn, batch_size, generator)
         record()
     return history
 

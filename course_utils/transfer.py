@@ -107,6 +107,7 @@ def pretrain(seed: int = PRETRAIN["seed"], epochs: int = PRETRAIN["epochs"], lr:
     Deterministic: seeded, one thread, ``torch.use_deterministic_algorithms(True)``.
     """
     from course_utils.data import set_seed
+    from course_utils.train import train_epoch
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
@@ -119,15 +120,8 @@ def pretrain(seed: int = PRETRAIN["seed"], epochs: int = PRETRAIN["epochs"], lr:
         generator = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng(seed)
         loss_fn = nn.CrossEntropyLoss()
-        model.train()
         for _ in range(epochs):
-            images = on_canvas(X, rng)
-            order = torch.randperm(len(X), generator=generator)
-            for start in range(0, len(X), batch_size):
-                batch = order[start:start + batch_size]
-                opt.zero_grad()
-                loss_fn(model(images[batch]), y[batch]).backward()
-                opt.step()
+            train_epoch(model, on_canvas(X, rng), y, opt, loss_fn, batch_size, generator)
         return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     finally:
         torch.set_num_threads(threads)

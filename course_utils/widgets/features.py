@@ -90,7 +90,7 @@ def train_with_snapshots(X_train, y_train, X_show, X_eval, y_eval, *, sizes: Seq
     from torch import nn
 
     from course_utils.data import set_seed, to_tensors
-    from course_utils.train import evaluate, mlp
+    from course_utils.train import evaluate, mlp, train_epoch
 
     set_seed(seed)
     model = mlp(list(sizes))
@@ -100,13 +100,7 @@ def train_with_snapshots(X_train, y_train, X_show, X_eval, y_eval, *, sizes: Seq
     generator = torch.Generator().manual_seed(seed)  # the batches of fit(..., seed=seed)
     snapshots, accuracy = [hidden_layers(model, X_show)], [evaluate(model, X_eval, y_eval)["accuracy"]]
     for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(X), generator=generator)
-        for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
-            optimizer.zero_grad()
-            loss_fn(model(X[batch]), y[batch]).backward()
-            optimizer.step()
+        train_epoch(model, X, y, optimizer, loss_fn, batch_size, generator)
         snapshots.append(hidden_layers(model, X_show))
         accuracy.append(evaluate(model, X_eval, y_eval)["accuracy"])
     layers = [np.stack([snapshot[k] for snapshot in snapshots]) for k in range(len(snapshots[0]))]
