@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import close, exact
+from .compare import Verdict, close, exact
 from .engine import Exercise
 from .hints import like, when
 from .values import as_float
@@ -145,8 +145,6 @@ def _dropout_compare():
     rest = close(rtol=1e-5)
 
     def compare(got, want):
-        from .compare import Verdict
-
         if got.get("shape") != want["shape"]:
             return Verdict(False, f"output shape {got.get('shape')}, expected {want['shape']}")
         verdict = zero_share(got["zero_share"], want["zero_share"])

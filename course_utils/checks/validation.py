@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from .compare import close, exact
+from .compare import Verdict, close, exact
 from .engine import Exercise
 from .hints import like, when
 
@@ -48,8 +48,6 @@ def _folds_observe(result, kwargs) -> dict:
 
 def _folds_compare():
     def compare(got, want):
-        from .compare import Verdict
-
         if got["n_folds"] != want["n_folds"]:
             return Verdict(False, f"{got['n_folds']} folds, expected {want['n_folds']}")
         if not got["every_sample_once"]:
@@ -156,8 +154,6 @@ def _log_uniform_compare():
     shares = close(rtol=0, atol=0.06)
 
     def compare(got, want):
-        from .compare import Verdict
-
         if got["n"] != want["n"]:
             return Verdict(False, f"{got['n']} samples, expected {want['n']}")
         if not got["in_range"]:
