@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.train import torch_threads
+
 K = 0.01      # thermal diffusivity
 T_END = 1.0   # final time
 WIDTH = 0.1   # u0(x) = exp(-(x / WIDTH)^2)
@@ -146,14 +148,9 @@ def train_pinn(seed: int = 0, *, k: float = K, t_end: float = T_END, harmonics: 
     the current setting). One is the default: matrices of 32 columns gain little from a second
     thread on an idle machine, and lose several times over when the cores are shared.
     """
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _train(seed, k, t_end, harmonics, width, depth, adam_steps, lr, n_points, resample_every,
                       lbfgs_iterations, n_lbfgs_points, record_every, dtype)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _train(seed, k, t_end, harmonics, width, depth, adam_steps, lr, n_points, resample_every, lbfgs_iterations,

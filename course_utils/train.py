@@ -14,7 +14,8 @@ True
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -61,6 +62,28 @@ def evaluate(model: nn.Module, X, y, loss_fn: nn.Module | None = None) -> dict[s
     logits = model(X)
     model.train(was_training)
     return {"loss": loss_fn(logits, y).item(), "accuracy": accuracy(logits, y)}
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` inside the block and restored after it
+    (``None``: left as they are). Small networks train faster on one thread, and much faster
+    when the cores are shared.
+
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def train_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,

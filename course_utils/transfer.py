@@ -107,24 +107,23 @@ def pretrain(seed: int = PRETRAIN["seed"], epochs: int = PRETRAIN["epochs"], lr:
     Deterministic: seeded, one thread, ``torch.use_deterministic_algorithms(True)``.
     """
     from course_utils.data import set_seed
-    from course_utils.train import train_epoch
+    from course_utils.train import torch_threads, train_epoch
 
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
+    deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        set_seed(seed)
-        X, y = digit_images(SOURCE_CLASSES)
-        model = tiny_resnet(num_classes=len(SOURCE_CLASSES))
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        generator = torch.Generator().manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        loss_fn = nn.CrossEntropyLoss()
-        for _ in range(epochs):
-            train_epoch(model, on_canvas(X, rng), y, opt, loss_fn, batch_size, generator)
+        with torch_threads(1):
+            set_seed(seed)
+            X, y = digit_images(SOURCE_CLASSES)
+            model = tiny_resnet(num_classes=len(SOURCE_CLASSES))
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            generator = torch.Generator().manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            loss_fn = nn.CrossEntropyLoss()
+            for _ in range(epochs):
+                train_epoch(model, on_canvas(X, rng), y, opt, loss_fn, batch_size, generator)
         return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     finally:
-        torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
 
 

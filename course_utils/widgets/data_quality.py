@@ -59,7 +59,7 @@ def duplicate_explorer(split_seed: int = 10, epochs: int = 60) -> Explorer:
     from scipy.spatial.distance import cdist, pdist
 
     from course_utils.data import set_seed
-    from course_utils.train import fit, mlp
+    from course_utils.train import fit, mlp, torch_threads
 
     X, y, source = scraped_digits()
     order = np.random.default_rng(split_seed).permutation(len(X))
@@ -67,16 +67,12 @@ def duplicate_explorer(split_seed: int = 10, epochs: int = 60) -> Explorer:
     train, test = order[:n_train], order[n_train:]
     leaked = np.isin(source[test], source[train])
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a network this small trains faster on one thread
-    try:
+    with torch_threads(1):  # a network this small trains faster on one thread
         set_seed(0)
         model = mlp([64, 256, 10], "relu")  # the lesson's network and training
         fit(model, X[train], y[train], epochs=epochs, lr=0.1, momentum=0.9)
         with torch.no_grad():
             correct = model(torch.as_tensor(X[test])).argmax(dim=1).numpy() == y[test]
-    finally:
-        torch.set_num_threads(threads)
 
     nearest = cdist(X[test], X[train]).min(axis=1)
     train_pairs = np.sort(pdist(X[train]))
