@@ -27,6 +27,7 @@ Budget: 150 ms for every widget on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import os
@@ -200,7 +201,7 @@ def browser_side(rows: dict[str, Row], lessons: list[Path], moves: int, log) -> 
                     [[model_ids[e.output], e.image] for e in explorers],))
                 names = lesson.kernel_eval("", {"names": "[_course_bench_name(e) for e in _course_bench]",
                                                 "found": "[e is not None for e in _course_bench]"})
-                names, found = eval(names["names"]), eval(names["found"])
+                names, found = ast.literal_eval(names["names"]), ast.literal_eval(names["found"])
                 for explorer, name, known in zip(explorers, names, found):
                     name = name or f"{path.stem}: notebook explorer ({', '.join(explorer.keys) or explorer.index})"
                     row = rows.setdefault(name, Row(name))
