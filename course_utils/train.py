@@ -144,6 +144,106 @@ def fit(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1, batch_size
     return history
 
 
+class StackedMLP(nn.Module):
+    """``len(seeds)`` independent :func:`mlp` networks evaluated as one batched model.
+
+    Member ``k`` starts exactly as ``torch.manual_seed(seeds[k]); mlp(sizes)`` would, and since the
+    loss of the stack is the *sum* of the members' losses, every optimizer that works element-wise
+    (SGD, Adam, weight decay) trains each member exactly as if it were trained alone -- several seeds
+    for the price of one batched run. ``forward`` takes ``(n, in)`` inputs shared by every member, or
+    ``(k, n, in)`` inputs of their own, and returns ``(k, n, out)``.
+
+    >>> stack = StackedMLP([2, 8, 3], seeds=[0, 1])
+    >>> X = torch.randn(5, 2)
+    >>> _ = torch.manual_seed(1)
+    >>> torch.allclose(stack(X)[1], mlp([2, 8, 3])(X), atol=1e-6)
+    True
+    """
+
+    def __init__(self, sizes: Sequence[int], seeds: Sequence[int], activation: str = "relu"):
+        super().__init__()
+        members = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            members.append([m for m in mlp(sizes, activation) if isinstance(m, nn.Linear)])
+        self.sizes, self.seeds, self.activation = list(sizes), list(seeds), activation
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].weight.detach().T for layers in members]))
+            for i in range(len(sizes) - 1))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].bias.detach()[None, :] for layers in members]))
+            for i in range(len(sizes) - 1))
+        self.act = ACTIVATIONS[activation]()
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        h = X if X.dim() == 3 else X.expand(len(self.seeds), *X.shape)
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(bias, h, weight)
+            if i < len(self.weights) - 1:
+                h = self.act(h)
+        return h
+
+    def member(self, k: int) -> nn.Sequential:
+        """Member ``k`` as a plain :func:`mlp` (a copy of its current weights)."""
+        net = mlp(self.sizes, self.activation)
+        linears = [m for m in net if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for layer, weight, bias in zip(linears, self.weights, self.biases):
+                layer.weight.copy_(weight[k].T)
+                layer.bias.copy_(bias[k, 0])
+        return net
+
+
+def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), epochs: int = 20, lr: float = 0.1,
+              batch_size: int = 64, optimizer: str = "sgd", weight_decay: float = 0.0, activation: str = "relu",
+              validation: tuple | None = None) -> dict[str, np.ndarray]:
+    """Train one :func:`mlp` per seed, all at once (:class:`StackedMLP`), and return their curves.
+
+    Each seed gets its own initialization and its own mini-batch order (``torch.Generator`` seeded
+    with the seed), as :func:`fit` would give it. Every curve is an array of shape
+    ``(len(seeds), epochs + 1)``: feed a column to :func:`course_utils.stats.mean_interval`.
+
+    >>> from course_utils.data import make_moons
+    >>> X, y = make_moons(200, seed=0)
+    >>> curves = fit_seeds([2, 16, 2], X, y, seeds=range(3), epochs=5, lr=0.5)
+    >>> curves["train_loss"].shape, bool((curves["train_loss"][:, -1] < curves["train_loss"][:, 0]).all())
+    ((3, 6), True)
+    """
+    X, y = _tensors(X, y)
+    stack = StackedMLP(sizes, list(seeds), activation)
+    k = len(stack.seeds)
+    opt = (torch.optim.Adam(stack.parameters(), lr=lr, weight_decay=weight_decay) if optimizer == "adam"
+           else torch.optim.SGD(stack.parameters(), lr=lr, weight_decay=weight_decay))
+    generators = [torch.Generator().manual_seed(seed) for seed in stack.seeds]
+    sets = {"train": (X, y)}
+    if validation is not None:
+        sets["val"] = _tensors(*validation)
+    curves: dict[str, list[np.ndarray]] = {f"{name}_{m}": [] for name in sets for m in ("loss", "accuracy")}
+
+    @torch.no_grad()
+    def record() -> None:
+        for name, (Xs, ys) in sets.items():
+            logits = stack(Xs)
+            losses = nn.functional.cross_entropy(logits.transpose(1, 2), ys.expand(k, -1), reduction="none")
+            curves[f"{name}_loss"].append(losses.mean(dim=1).numpy())
+            curves[f"{name}_accuracy"].append((logits.argmax(dim=2) == ys).float().mean(dim=1).numpy())
+
+    record()
+    for _ in range(epochs):
+        orders = torch.stack([torch.randperm(len(X), generator=g) for g in generators])
+        for start in range(0, len(X), batch_size):
+            batch = orders[:, start:start + batch_size]
+            opt.zero_grad()
+            logits = stack(X[batch])
+            loss = nn.functional.cross_entropy(logits.transpose(1, 2), y[batch], reduction="none").mean(dim=1).sum()
+            loss.backward()
+            opt.step()
+        record()
+    result = {name: np.stack(values, axis=1) for name, values in curves.items()}
+    result["model"] = stack
+    return result
+
+
 def plot_history(history: dict[str, list[float]], ax=None, label: str = "", metric: str = "loss"):
     """Plot the train (solid) and validation (dashed) curves of ``metric`` on ``ax``."""
     import matplotlib.pyplot as plt
