@@ -195,13 +195,28 @@ class StackedMLP(nn.Module):
 
 
 def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), epochs: int = 20, lr: float = 0.1,
-              batch_size: int = 64, optimizer: str = "sgd", weight_decay: float = 0.0, activation: str = "relu",
-              validation: tuple | None = None) -> dict[str, np.ndarray]:
+              batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0,
+              activation: str = "relu", validation: tuple | dict | None = None) -> dict[str, np.ndarray]:
     """Train one :func:`mlp` per seed, all at once (:class:`StackedMLP`), and return their curves.
 
     Each seed gets its own initialization and its own mini-batch order (``torch.Generator`` seeded
     with the seed), as :func:`fit` would give it. Every curve is an array of shape
     ``(len(seeds), epochs + 1)``: feed a column to :func:`course_utils.stats.mean_interval`.
+
+    ``X`` of shape ``(n, in)`` is shared by every member; ``X`` of shape ``(k, n, in)`` with ``y`` of
+    shape ``(k, n)`` gives member ``k`` a training set of its own (another split, a bootstrap sample,
+    another cleaning), all of the same size. ``validation`` is ``(X_val, y_val)`` (curves
+    ``val_loss``, ``val_accuracy``) or a dict ``{name: (X, y)}`` (curves ``name_loss``,
+    ``name_accuracy``), shared or per member in the same way.
+
+    >>> from course_utils.data import make_moons, set_seed
+    >>> X, y = make_moons(64, seed=0)
+    >>> own = fit_seeds([2, 8, 2], [X[:32], X[32:]], [y[:32], y[32:]], seeds=[3, 4], epochs=2, momentum=0.9,
+    ...                 validation={"all": (X, y)})
+    >>> _ = set_seed(4)
+    >>> alone = fit(mlp([2, 8, 2]), X[32:], y[32:], epochs=2, momentum=0.9, seed=4, validation=(X, y))
+    >>> bool(np.allclose(own["all_accuracy"][1], alone["val_accuracy"]))
+    True
 
     >>> from course_utils.data import make_moons
     >>> X, y = make_moons(200, seed=0)
@@ -212,12 +227,14 @@ def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), ep
     X, y = _tensors(X, y)
     stack = StackedMLP(sizes, list(seeds), activation)
     k = len(stack.seeds)
+    own = X.dim() == 3  # every member trains on data of its own
+    if own and (len(X) != k or tuple(y.shape) != tuple(X.shape[:2])):
+        raise ValueError(f"per-member data needs X of shape ({k}, n, in) and y of shape ({k}, n)")
     opt = (torch.optim.Adam(stack.parameters(), lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else torch.optim.SGD(stack.parameters(), lr=lr, weight_decay=weight_decay))
+           else torch.optim.SGD(stack.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay))
     generators = [torch.Generator().manual_seed(seed) for seed in stack.seeds]
-    sets = {"train": (X, y)}
-    if validation is not None:
-        sets["val"] = _tensors(*validation)
+    named = validation if isinstance(validation, dict) else {} if validation is None else {"val": validation}
+    sets = {"train": (X, y), **{name: _tensors(*data) for name, data in named.items()}}
     curves: dict[str, list[np.ndarray]] = {f"{name}_{m}": [] for name in sets for m in ("loss", "accuracy")}
 
     @torch.no_grad()
@@ -229,13 +246,15 @@ def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), ep
             curves[f"{name}_accuracy"].append((logits.argmax(dim=2) == ys).float().mean(dim=1).numpy())
 
     record()
+    n, members = X.shape[-2], torch.arange(k)[:, None]
     for _ in range(epochs):
-        orders = torch.stack([torch.randperm(len(X), generator=g) for g in generators])
-        for start in range(0, len(X), batch_size):
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators])
+        for start in range(0, n, batch_size):
             batch = orders[:, start:start + batch_size]
+            inputs, targets = (X[members, batch], y[members, batch]) if own else (X[batch], y[batch])
             opt.zero_grad()
-            logits = stack(X[batch])
-            loss = nn.functional.cross_entropy(logits.transpose(1, 2), y[batch], reduction="none").mean(dim=1).sum()
+            logits = stack(inputs)
+            loss = nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none").mean(dim=1).sum()
             loss.backward()
             opt.step()
         record()
