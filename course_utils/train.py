@@ -196,7 +196,8 @@ class StackedMLP(nn.Module):
 
 def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), epochs: int = 20, lr: float = 0.1,
               batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0,
-              activation: str = "relu", validation: tuple | dict | None = None) -> dict[str, np.ndarray]:
+              activation: str = "relu", validation: tuple | dict | None = None,
+              init: Callable[[StackedMLP], None] | None = None) -> dict[str, np.ndarray]:
     """Train one :func:`mlp` per seed, all at once (:class:`StackedMLP`), and return their curves.
 
     Each seed gets its own initialization and its own mini-batch order (``torch.Generator`` seeded
@@ -223,9 +224,23 @@ def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), ep
     >>> curves = fit_seeds([2, 16, 2], X, y, seeds=range(3), epochs=5, lr=0.5)
     >>> curves["train_loss"].shape, bool((curves["train_loss"][:, -1] < curves["train_loss"][:, 0]).all())
     ((3, 6), True)
+
+    ``init(stack)``, when given, runs before the first step and may draw other initial weights in place
+    (``stack.weights[i]`` has shape ``(k, in, out)``, ``stack.biases[i]`` ``(k, 1, out)``):
+
+    >>> def tiny(stack):
+    ...     for weight, bias in zip(stack.weights, stack.biases):
+    ...         torch.nn.init.normal_(weight, std=0.01)
+    ...         torch.nn.init.zeros_(bias)
+    >>> curves = fit_seeds([2, 16, 2], X, y, seeds=range(3), epochs=1, init=tiny)
+    >>> bool(np.allclose(curves["train_loss"][:, 0], np.log(2), atol=1e-3))  # tiny weights: loss ln 2
+    True
     """
     X, y = _tensors(X, y)
     stack = StackedMLP(sizes, list(seeds), activation)
+    if init is not None:
+        with torch.no_grad():
+            init(stack)
     k = len(stack.seeds)
     own = X.dim() == 3  # every member trains on data of its own
     if own and (len(X) != k or tuple(y.shape) != tuple(X.shape[:2])):
