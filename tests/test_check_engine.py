@@ -14,7 +14,7 @@ from course_utils.checks.engine import (ERROR, FAILED, NOT_ATTEMPTED, PASSED, TI
                                         attempt, case_key, grade, judge, score)
 from course_utils.checks.hints import like, when
 from course_utils.checks.render import to_html, to_text
-from course_utils.checks.values import from_plain, short_repr, to_plain
+from course_utils.checks.values import describe, from_plain, short_repr, to_plain
 
 DOUBLE = Exercise(
     "demo.double", "Double it", points=2, cases=({"x": 1.0}, {"x": -3.0}),
@@ -45,8 +45,11 @@ def test_values_round_trip_arrays_tensors_and_nesting():
 
 
 def test_values_describe_objects_without_plain_form():
-    plain = to_plain(torch.nn.Linear(2, 3))
-    assert plain["type"] == "Linear" and "in_features=2" in plain["__object__"]
+    assert describe(to_plain(torch.nn.Linear(2, 3))) == "a model (Linear)"
+    assert describe(to_plain(lambda x: x)).startswith("a function")
+    assert describe(to_plain(x for x in [1])).startswith("a generator")
+    assert describe(to_plain(1 + 2j)) == "a complex number"
+    assert describe(to_plain(object())) == "an object of type object"
     assert short_repr(np.zeros((100, 3))) == "array of shape (100, 3), float64, mean 0, std 0"
 
 
@@ -57,10 +60,10 @@ def test_values_describe_objects_without_plain_form():
     (1.1, 1.0, False, "1.1 but expected 1"),
     (np.array([1.0, 2.0]), [1.0, 2.0], True, ""),
     (np.array([[1.0, 2.0]]), [1.0, 2.0], False, "shape (1, 2) but expected (2,)"),
-    ([1.0, float("nan")], [1.0, 2.0], False, "contains NaN"),
-    ([1.0, 2.0, 3.0], [1.0, 2.5, 3.0], False, "values differ: largest difference 0.5 at index 1"),
+    ([1.0, float("nan")], [1.0, 2.0], False, "contains NaN (not a number)"),
+    ([1.0, 2.0, 3.0], [1.0, 2.5, 3.0], False, "values differ: largest difference 0.5 at index 1 (2 instead of 2.5)"),
     (None, 1.0, False, "got None: did the function forget to `return`?"),
-    ("0.5", 0.5, False, "expected a number, got the string '0.5'"),
+    ("0.5", 0.5, False, "expected a number"),
     ({"a": 1.0}, {"a": 1.0, "b": 2.0}, False, "missing key(s) 'b'"),
     ([{"w": 1.0}, {"w": 2.0}], [{"w": 1.0}, {"w": 2.2}], False, "2 but expected 2.2 at [1]['w']"),
     (np.array(3.0), 3.0, True, ""),
@@ -76,7 +79,7 @@ def test_tolerances_and_exact_and_labels():
     assert close(rtol=0, atol=1e-3)(1e-4, 0.0).ok
     assert exact()([1, 2], [1, 2]).ok and not exact()([1, 2], [1, 3]).ok
     assert label()(" Vanishing ", "vanishing").ok
-    assert label()(0.05, "vanishing").why == "expected a string such as 'vanishing', got float"
+    assert label()(0.05, "vanishing").why == "expected a text label"
 
 
 # -- running and judging ------------------------------------------------------
@@ -113,7 +116,7 @@ def test_a_crash_is_reported_with_the_learners_line():
     assert result.status == FAILED
     assert all(c.status == ERROR for c in result.cases)
     line = broken.__code__.co_firstlineno + 1
-    assert result.cases[0].message == f"ZeroDivisionError: float division by zero (line {line} in broken)"
+    assert result.cases[0].message == f"your code stopped at line {line} of broken: division by zero"
 
 
 def test_an_endless_loop_is_stopped_by_the_case_time_limit():
@@ -122,7 +125,7 @@ def test_an_endless_loop_is_stopped_by_the_case_time_limit():
             pass
 
     outcome = attempt(DOUBLE, endless, {"x": 1.0})
-    assert outcome.status == TIMEOUT and outcome.error == "took longer than 0.5 s"
+    assert outcome.status == TIMEOUT and outcome.error == "took longer than 0.5 s (an endless loop?)"
 
 
 def test_a_learner_except_clause_cannot_swallow_the_time_limit():
@@ -151,14 +154,15 @@ def test_a_function_that_mutates_its_inputs_cannot_spoil_the_next_case():
 
 def test_not_a_function():
     outcome = attempt(DOUBLE, 4.0, {"x": 1.0})
-    assert outcome.status == ERROR and outcome.error.startswith("expected a function, got float")
+    assert outcome.status == "rejected" and outcome.error == "check(...) needs your function itself, got the number 4"
+    assert judge(DOUBLE, {"x": 1.0}, outcome, want=2.0).status == FAILED
 
 
 def test_hidden_cases_never_show_the_reference_value():
     case = {"x": 5.0}
     outcome = judge(DOUBLE, case, Attempt("ok", value=7.0), want=10.0, hidden=True)
     assert outcome.label == "hidden case 1" and outcome.want == ""
-    assert "10" not in outcome.message and outcome.message == "wrong answer on this case"
+    assert "10" not in outcome.message and outcome.message == "wrong value"
     hinted = judge(DOUBLE, case, Attempt("ok", value=5.0), want=10.0, hidden=True)
     assert hinted.message == "you returned x itself: multiply by two"
 
@@ -215,3 +219,120 @@ def test_record_mode_records_answers_instead_of_comparing(tmp_path, monkeypatch)
         ({"fan_in": 64}, False, "ok"), ({"fan_in": 512}, False, "ok"), ({"fan_in": 3}, False, "ok"),
         ({"fan_in": 7}, True, "ok")]
     assert records[-1]["value"] == pytest.approx(math.sqrt(2 / 7))
+
+
+# -- one answer pipeline: every form the task allows, a sentence for the rest ------------------------
+
+MEAN = Exercise("demo.mean", "Mean of xs", 1, cases=({"xs": [1.0, 2.0, 4.0]},),
+                arguments=lambda case: {"xs": torch.tensor(case["xs"])},
+                answer="one number (the mean over the batch)")
+MEAN_ANSWERS = {case_key(MEAN.cases[0]): 7 / 3}
+
+
+@pytest.mark.parametrize("function", [
+    lambda xs: xs.mean(),                                   # a 0-d float32 tensor
+    lambda xs: xs.mean().item(),                            # a Python float
+    lambda xs: np.float32(xs.numpy().mean()),               # a NumPy float32
+    lambda xs: xs.double().mean().reshape(1),               # a one-element tensor
+    lambda xs: xs.mean().requires_grad_(True) * 1,          # with grad
+    lambda xs: np.array(xs.numpy().astype(np.float64).mean()),  # a 0-d array
+], ids=["0d-tensor", "float", "np.float32", "1-element", "grad", "0d-array"])
+def test_every_form_of_one_number_gets_full_marks(function):
+    result = run(function, MEAN, MEAN_ANSWERS)
+    assert result.points == 1, result.cases[0].message
+
+
+@pytest.mark.parametrize("function, says", [
+    (lambda xs: xs, "expected one number (the mean over the batch), got a tensor of shape (3,)"),
+    (lambda xs: [float(x) for x in xs], "expected one number (the mean over the batch), got a list of 3 numbers"),
+    (lambda xs: (x for x in xs), "expected one number (the mean over the batch), got a generator (return a list, e.g. list(...))"),
+    (lambda xs: complex(1, 2), "expected one number (the mean over the batch), got a complex number"),
+    (lambda xs: torch.nn.Linear(2, 2), "expected one number (the mean over the batch), got a model (Linear)"),
+    (lambda xs: None, "got None: did the function forget to `return`?"),
+    (lambda batch: batch.mean(), "keep the template's parameter names (`xs`): your function takes (`batch`)"),
+])
+def test_wrong_shapes_get_a_sentence_about_the_answer(function, says):
+    result = run(function, MEAN, MEAN_ANSWERS)
+    assert result.points == 0
+    assert result.cases[0].message == says
+    assert "0x" not in says and "Error" not in says
+
+
+def test_a_crash_inside_observe_is_reported_as_the_shape_of_the_answer():
+    pair = Exercise("demo.pair", "A pair", 1, cases=({"x": 1.0},), answer="a pair (losses, accuracy)",
+                    observe=lambda result, kwargs: {"losses": list(result[0]), "accuracy": result[1]})
+    outcome = attempt(pair, lambda x: {"losses": [x], "accuracy": 0.5}, {"x": 1.0})
+    assert outcome.status == "rejected"
+    assert outcome.error == "expected a pair (losses, accuracy), got a dict with keys 'losses', 'accuracy'"
+
+
+def test_float32_answers_are_compared_at_float32_precision_and_shown_in_full():
+    weights = np.array([0.505, 50.5], dtype=np.float64)
+    answers = {case_key({"n": 2}): to_plain(weights)}
+    exercise = Exercise("demo.w", "Weights", 1, cases=({"n": 2},), compare=close(rtol=1e-9))
+    assert run(lambda n: torch.tensor(weights, dtype=torch.float32), exercise, answers).points == 1
+    assert run(lambda n: weights.astype(np.float32), exercise, answers).points == 1
+    assert run(lambda n: weights.astype(np.float16), exercise, answers).points == 1
+    off = run(lambda n: torch.tensor(weights * 1.001, dtype=torch.float32), exercise, answers)
+    assert off.points == 0
+    assert close(rtol=1e-9)(0.8500001, 0.85).why == "0.8500001 but expected 0.85"
+
+
+def test_np_str_is_the_same_answer_in_the_kernel_and_in_the_grader():
+    exercise = Exercise("demo.s", "Text", 1, cases=({"x": 1},), compare=exact())
+    answers = {case_key({"x": 1}): "relu"}
+    assert run(lambda x: np.str_("relu"), exercise, answers).points == 1
+    outcome = attempt(exercise, lambda x: np.str_("relu"), {"x": 1})
+    recorded = Attempt.from_record(json.loads(json.dumps({"status": outcome.status, "value": outcome.value})))
+    assert judge(exercise, {"x": 1}, recorded, "relu").status == PASSED
+
+
+def test_dict_answers_are_reported_key_by_key_and_parts_earn_their_share():
+    exercise = Exercise("demo.epoch", "Epoch", 2, cases=({"x": 1},), parts=("losses", "val_accuracy"))
+    answers = {case_key({"x": 1}): {"losses": [2.0, 1.5, 1.2], "val_accuracy": 0.73}}
+    half = run(lambda x: {"losses": [2.0, 1.5, 1.2], "val_accuracy": 0.70}, exercise, answers)
+    assert half.points == 1.0 and half.status == "partial"
+    assert half.cases[0].message == "val_accuracy: 0.7 but expected 0.73"
+    assert half.cases[0].got == "{losses: [2, 1.5, 1.2], val_accuracy: 0.7}"
+
+
+def test_public_weight_caps_what_public_cases_alone_can_earn():
+    exercise = Exercise("demo.x", "X", 2, cases=({"x": 1.0},))
+    answers = {case_key({"x": 1.0}): 2.0, case_key({"x": 3.0}): 6.0}
+    hard_coded = lambda x: 2.0
+    attempts = [({"x": 1.0}, False, attempt(exercise, hard_coded, {"x": 1.0})),
+                ({"x": 3.0}, True, attempt(exercise, hard_coded, {"x": 3.0}))]
+    assert grade(exercise, attempts, answers).points == 1.0
+    weighted = grade(exercise, attempts, answers, public_weight=0.2)
+    assert (weighted.points, weighted.public_points, weighted.hidden_points) == (0.4, 0.4, 0.0)
+
+
+def test_hidden_cases_of_a_label_exercise_give_no_hint_that_names_the_answer():
+    exercise = Exercise("demo.label", "Label", 1, cases=(), compare=label(choices=("good", "bad")),
+                        hints=(when(lambda got, want, case: want == "good", "the answer is 'good'", reveals=True),))
+    public = judge(exercise, {"x": 1}, Attempt("ok", "bad"), "good")
+    hidden = judge(exercise, {"x": 1}, Attempt("ok", "bad"), "good", hidden=True)
+    assert public.message == "the answer is 'good'"
+    assert hidden.message == "wrong label" and "good" not in hidden.message + hidden.want
+
+
+def test_forbidden_library_calls_get_zero_with_a_sentence():
+    import torch.nn.functional as F
+    exercise = Exercise("demo.ce", "CE", 1, cases=({"n": 3},), forbid=("torch.nn.functional.cross_entropy",),
+                        arguments=lambda case: {"logits": torch.zeros(case["n"], 2),
+                                                "targets": torch.zeros(case["n"], dtype=torch.long)})
+    ce = F.cross_entropy
+
+    def cheat(logits, targets):
+        return ce(logits, targets)
+
+    outcome = attempt(exercise, cheat, {"n": 3})
+    assert outcome.status == "rejected"
+    assert outcome.error == "this exercise asks you to write it without `ce`"
+
+
+def test_records_that_name_odd_dtypes_or_huge_shapes_are_unreadable_not_built():
+    forged = Attempt("ok", {"__array__": [[1]], "dtype": "(1000,1000)f8", "shape": [1, 1]})
+    assert judge(DOUBLE, {"x": 1.0}, forged, 2.0).message == "the recorded answer could not be read"
+    huge = Attempt("ok", {"__array__": [], "dtype": "float64", "shape": [100000, 100000]})
+    assert judge(DOUBLE, {"x": 1.0}, huge, 2.0).message == "the recorded answer could not be read"

@@ -33,8 +33,15 @@ from .compare import close, is_number
 
 @dataclass(frozen=True)
 class Hint:
+    """A rule: ``test(got, want, case)`` recognises a mistake, ``says`` names it.
+
+    ``reveals`` marks a rule whose firing tells the expected answer (e.g. "every gap is within the
+    tolerance: the answer is 'good'"); such a rule is never used on a hidden case.
+    """
+
     says: str
     test: Callable[[Any, Any, dict], bool]
+    reveals: bool = False
 
     def matches(self, got: Any, want: Any, case: dict) -> bool:
         """True when the rule recognises ``got``; a rule that crashes never matches."""
@@ -44,19 +51,19 @@ class Hint:
             return False
 
 
-def like(wrong: Callable[[Any, dict], Any], says: str, rtol: float = 1e-4) -> Hint:
+def like(wrong: Callable[[Any, dict], Any], says: str, rtol: float = 1e-4, *, reveals: bool = False) -> Hint:
     """Fires when the answer equals ``wrong(want, case)`` within ``rtol``."""
     compare = close(rtol=rtol, atol=1e-12)
 
     def test(got: Any, want: Any, case: dict) -> bool:
         return compare(got, wrong(want, case)).ok
 
-    return Hint(says, test)
+    return Hint(says, test, reveals)
 
 
-def when(predicate: Callable[[Any, Any, dict], bool], says: str) -> Hint:
+def when(predicate: Callable[[Any, Any, dict], bool], says: str, *, reveals: bool = False) -> Hint:
     """Fires when ``predicate(got, want, case)`` is true."""
-    return Hint(says, predicate)
+    return Hint(says, predicate, reveals)
 
 
 def ratio(got: Any, want: Any) -> float:
@@ -70,9 +77,12 @@ def ratio(got: Any, want: Any) -> float:
     return float(got) / float(want)
 
 
-def first_match(hints: tuple[Hint, ...], got: Any, want: Any, case: dict) -> str:
-    """The message of the first rule that recognises ``got``, or ``""``."""
+def first_match(hints: tuple[Hint, ...], got: Any, want: Any, case: dict, *, hidden: bool = False) -> str:
+    """The message of the first rule that recognises ``got``, or ``""`` (on a hidden case, never a
+    rule that ``reveals`` the answer)."""
     for hint in hints:
+        if hidden and hint.reveals:
+            continue
         if hint.matches(got, want, case):
             return hint.says
     return ""

@@ -6,6 +6,7 @@ reads "public checks passed", never "all tests passed".
 
 from __future__ import annotations
 
+import textwrap
 from html import escape
 
 from .engine import NOT_ATTEMPTED, PASSED, ExerciseResult
@@ -32,21 +33,23 @@ def headline(result: ExerciseResult) -> str:
     return f"{failed} of {len(result.cases)} cases need another look"
 
 
-def to_text(result: ExerciseResult) -> str:
-    """Plain-text report, one line per case."""
+def to_text(result: ExerciseResult, width: int = 100) -> str:
+    """Plain-text report, one line per case; long labels and hints are wrapped, never cut."""
     mark = MARKS.get(result.status, "✗")
-    lines = [f"{mark} {result.exercise} — {result.title}: "
-             f"{_points(result.points)}/{_points(result.max_points)} points · {headline(result)}"]
+    lines = textwrap.wrap(f"{mark} {result.exercise} — {result.title}: "
+                          f"{_points(result.points)}/{_points(result.max_points)} points · {headline(result)}",
+                          width, subsequent_indent="    ")
     if result.status != NOT_ATTEMPTED:
         for case in result.cases:
-            line = f"  {MARKS.get(case.status, '✗')} {case.label}"
+            line = f"{MARKS.get(case.status, '✗')} {case.label}"
             if case.got:
                 line += f" → {case.got}"
             if case.want:
                 line += f" (expected {case.want})"
-            if case.message:
-                line += f"\n      hint: {case.message}" if case.status != PASSED else ""
-            lines.append(line)
+            lines += textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="      ")
+            if case.message and case.status != PASSED:
+                lines += textwrap.wrap(f"hint: {case.message}", width, initial_indent="      ",
+                                       subsequent_indent="            ")
     return "\n".join(lines)
 
 

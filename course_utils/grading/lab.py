@@ -116,10 +116,4 @@ def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers
 
 def attempt_from_record(record: dict) -> Attempt:
     """An attempt from a record line, distrusting everything in it (the learner's kernel wrote it)."""
-    status = record.get("status")
-    if status not in ("ok", NOT_ATTEMPTED, ERROR, TIMEOUT):
-        return Attempt(ERROR, error="unreadable record")
-    error = record.get("error", "")
-    error = error[:300] if isinstance(error, str) else ""
-    seconds = record.get("seconds", 0.0)
-    return Attempt(status, record.get("value"), error, seconds if isinstance(seconds, (int, float)) else 0.0)
+    return Attempt.from_record(record)
