@@ -5,6 +5,7 @@
     course lab                         open JupyterLab on the start-here notebook
     course run [PATHS] [--timeout S]   execute notebooks headless, print a timing table
     course check NOTEBOOK [--json]     run a lab and report each exercise's points
+                                       (exit 0: the notebook ran to its end; 1: a cell stopped it)
     course release [LABS] [--check]    regenerate exercises/ and the reference answers
     course grade SUBMITTED --out DIR   grade a class: grades.csv and feedback pages
 
@@ -101,36 +102,92 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- course check -------------------------------------------------------------
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from course_utils.grading.lab import check_notebook
-    from course_utils.notebooks import NotebookError
+    """Run a lab headless and report each exercise like a test runner: points, status, failing cases
+    with their hints (wrapped, never cut). Exit 0 when the notebook ran to its end (whatever the points),
+    1 when a cell stopped with an error or the notebook was stopped, 2 for a wrong path or a malformed
+    notebook."""
+    from course_utils.grading.lab import check_notebook, lab_exercises
+    from course_utils.notebooks import NotebookError, read_notebook
 
     try:
         report = check_notebook(args.notebook, timeout=args.timeout)
+        test_cells = dict(lab_exercises(read_notebook(args.notebook)))
     except NotebookError as exc:
         return _fail(str(exc))
+    first_errors = _first_errors(report, set(test_cells.values()))
+    messages = {r.exercise: _exercise_message(r, test_cells.get(r.exercise, -1), first_errors)
+                for r in report.results}
+    ran = report.execution.status == "ok"
     if args.json:
-        print(json.dumps([{"exercise": r.exercise, "points": r.points, "max_points": r.max_points,
-                           "status": r.status} for r in report.results], indent=2))
-        return 0
-    rows = [[r.exercise, f"{r.points:g}/{r.max_points:g}", r.status, _note(r)] for r in report.results]
-    print(format_table(["exercise", "points", "status", "note"], rows))
-    print(f"\ntotal: {report.points:g}/{report.max_points:g} points ({report.execution.seconds:.1f} s)")
-    if not any(r.hidden_run for r in report.results):
-        print("public checks only: your instructor's grading adds hidden cases")
-    if report.execution.status != "ok" and report.execution.message:
-        print(f"note: the notebook {report.execution.summary()}")
-    return 0
+        print(json.dumps([_check_json(r, messages[r.exercise]) for r in report.results], indent=2,
+                         ensure_ascii=False))
+        return 0 if ran else 1
+    print(_check_text(report, messages, verbose=args.verbose))
+    return 0 if ran else 1
 
 
-def _note(result) -> str:
+def _first_errors(report, test_cells: set[int]) -> list[tuple[int, str]]:
+    """(cell index, sentence) of every error in the learner's own cells, in order."""
+    from course_utils.checks.engine import describe_cell_error
+
+    return [(e.index, f"your cell {e.index + 1} {describe_cell_error(e.ename, e.evalue, e.traceback)}")
+            for e in report.execution.errors if e.index not in test_cells]
+
+
+def _exercise_message(result, test_cell: int, first_errors: list[tuple[int, str]]) -> str:
+    """One sentence for an exercise: the first failing case, or the real first error that kept it from
+    running (a syntax error in the learner's cell, not the NameError it causes later)."""
     from course_utils.checks.render import headline
 
     if result.status in ("passed", "not attempted"):
         return headline(result)
+    if not result.cases:
+        earlier = [text for index, text in first_errors if index < test_cell]
+        if earlier:
+            return earlier[0]
     failing = [c for c in result.cases if c.status != "passed"]
-    first = failing[0] if failing else None
-    text = result.message or (f"{first.label}: {first.message or first.status}" if first else "")
-    return text if len(text) <= 90 else text[:87] + "..."
+    if failing:
+        return f"{failing[0].label}: {failing[0].message or failing[0].status}"
+    return result.message or headline(result)
+
+
+def _check_json(result, message: str) -> dict:
+    return {"exercise": result.exercise, "title": result.title, "points": result.points,
+            "max_points": result.max_points, "status": str(result.status), "message": message,
+            "cases": [{"label": c.label, "status": str(c.status), "hidden": c.hidden, "got": c.got, "want": c.want,
+                       "message": c.message} for c in result.cases]}
+
+
+def _check_text(report, messages: dict[str, str], verbose: bool = False, width: int = 100) -> str:
+    import textwrap
+
+    from course_utils.checks.render import MARKS
+
+    lines = []
+    for r in report.results:
+        mark = MARKS.get(r.status, "✗")
+        lines.append(f"{mark} {r.exercise}  {r.points:g}/{r.max_points:g}  {r.status}")
+        if r.status in ("passed", "not attempted") and not verbose:
+            continue
+        if not r.cases or r.status == "not attempted":
+            lines += textwrap.wrap(messages[r.exercise], width, initial_indent="    ", subsequent_indent="    ")
+            continue
+        for case in r.cases:
+            if case.status == "passed" and not verbose:
+                continue
+            text = f"{MARKS.get(case.status, '✗')} {case.label}" + (f" → {case.got}" if case.got else "") + (
+                f" (expected {case.want})" if case.want else "")
+            lines += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="        ")
+            if case.message and case.status != "passed":
+                lines += textwrap.wrap(case.message, width, initial_indent="        ", subsequent_indent="        ")
+    lines.append("")
+    lines.append(f"total: {report.points:g}/{report.max_points:g} points ({report.execution.seconds:.1f} s)")
+    if not any(r.hidden_run for r in report.results):
+        lines.append("public checks only: your instructor's grading adds hidden cases")
+    if report.execution.status != "ok":
+        detail = report.execution.message or "a cell stopped with an error"
+        lines.append(f"note: the notebook did not run to its end ({detail})")
+    return "\n".join(lines)
 
 
 # -- course release -----------------------------------------------------------
@@ -221,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run a lab and report each exercise's points")
     check.add_argument("notebook", help="a lab notebook, e.g. exercises/03_initialization.ipynb")
     check.add_argument("--json", action="store_true",
-                       help="print a JSON list of {exercise, points, max_points, status}")
+                       help="print a JSON list: per exercise {exercise, title, points, max_points, status, message, "
+                            "cases: [{label, status, hidden, got, want, message}]}")
+    check.add_argument("--verbose", "-v", action="store_true", help="list every case, passed ones too")
     check.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds allowed for the notebook")
     check.set_defaults(run=cmd_check)
 

@@ -66,3 +66,40 @@ def test_check_prints_a_table_with_totals():
     result = course("check", "solutions/00_warmup.ipynb")
     assert result.returncode == 0
     assert "start.accuracy" in result.stdout and "total: 2/2 points" in result.stdout
+
+
+def _warmup_with(tmp_path, sources: dict) -> str:
+    """exercises/00_warmup.ipynb with some solution cells replaced, written to tmp_path."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "exercises" / "00_warmup.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in sources:
+            cell.source = sources[grade_id]
+    path = tmp_path / "00_warmup.ipynb"
+    nbformat.write(nb, path)
+    return str(path)
+
+
+def test_check_reports_the_real_first_error_and_wraps_instead_of_cutting(tmp_path):
+    notebook = _warmup_with(tmp_path, {
+        "accuracy": "def accuracy(y_true, y_pred:\n    return 1",
+        "majority_baseline": "def majority_baseline(y_train, y_test):\n    return [1, 2]"})
+    result = course("check", notebook)
+    assert result.returncode == 1  # a cell stopped with an error: the notebook did not run to its end
+    assert "your cell" in result.stdout and "has a syntax error at line 1" in result.stdout
+    assert "NameError" not in result.stdout and "Traceback" not in result.stdout
+    assert "expected one number, got a list of 2 numbers" in result.stdout
+    assert "..." not in result.stdout  # labels and hints are wrapped, never cut
+    data = json.loads(course("check", "--json", notebook).stdout)
+    first, second = data
+    assert first["message"].startswith("your cell") and "syntax error" in first["message"]
+    assert second["cases"][0]["message"] == "expected one number, got a list of 2 numbers"
+    assert set(second["cases"][0]) == {"label", "status", "hidden", "got", "want", "message"}
+
+
+def test_check_verbose_lists_passed_cases_too():
+    quiet = course("check", "solutions/00_warmup.ipynb").stdout
+    verbose = course("check", "--verbose", "solutions/00_warmup.ipynb").stdout
+    assert "✓ y_true=" not in quiet and "✓ y_true=" in verbose

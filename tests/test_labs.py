@@ -30,7 +30,7 @@ def test_reference_solution_gets_full_marks(notebook):
     report = check_json(notebook)
     assert report, "a lab checks at least one exercise"
     for row in report:
-        assert set(row) == {"exercise", "points", "max_points", "status"}
+        assert {"exercise", "points", "max_points", "status", "message", "cases"} <= set(row)
         assert row["status"] == "passed" and row["points"] == row["max_points"] > 0, row
 
 

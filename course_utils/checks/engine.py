@@ -419,6 +419,29 @@ def describe_exception(exc: BaseException) -> str:
     return f"your code stopped{where}: {text}"
 
 
+def describe_cell_error(ename: str, evalue: str, traceback_lines: list[str] = ()) -> str:
+    """What went wrong in a notebook cell, in words, from the error output Jupyter recorded.
+
+    >>> describe_cell_error("SyntaxError", "invalid syntax (1892821119.py, line 2)", ["  Cell In[1], line 2"])
+    'has a syntax error at line 2 (invalid syntax)'
+    >>> describe_cell_error("ZeroDivisionError", "division by zero", ["Cell In[3], line 1", "----> 1 1/0"])
+    'stopped at line 1: division by zero'
+    """
+    lines = [match.group(1) for line in traceback_lines for match in [_CELL_LINE.search(line)] if match]
+    where = f"line {lines[-1]}" if lines else ""
+    detail = _FILE_LINE.sub("", str(evalue)).strip()
+    if ename in ("SyntaxError", "IndentationError", "TabError"):
+        return f"has a syntax error{' at ' + where if where else ''} ({detail or 'invalid syntax'})"
+    text = _WHAT[ename].format(detail).replace(" ()", "") if ename in _WHAT else (detail or "an error")
+    if ename == "AssertionError":
+        text = "an assert failed" + (f": {detail}" if detail else "")
+    return learner_text(f"stopped{' at ' + where if where else ''}: {text}")
+
+
+_CELL_LINE = re.compile(r"(?:Cell In\[\d*\], |File \S+, )line (\d+)")
+_FILE_LINE = re.compile(r"\s*\([^()]*, line \d+\)$")
+
+
 def learner_text(text: str) -> str:
     """Text for a learner: no memory addresses (``<object at 0x7f...>``), one line per sentence.
 
