@@ -1,5 +1,6 @@
-"""Topic 04, loss values & debugging: the learning-curve model behind the explorer, the explorer itself,
-and the reference numbers the lesson teaches."""
+"""Topic 04, loss values (lesson 04) and debugging a training run (lesson 04b): the loss explorer, the
+learning-curve model behind the other explorer, the explorers themselves, and the reference numbers the
+lessons teach."""
 
 import math
 
@@ -9,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.checks.losses import _buggy_epoch, _epoch_arguments
-from course_utils.widgets.losses import SIZES, gaps, learning_curve_explorer, learning_curves
+from course_utils.widgets.losses import (BINARY, LOSSES, SIZES, gaps, learning_curve_explorer, learning_curves,
+                                         loss_curve, loss_explorer)
 
 
 def test_curves_show_each_regime():
@@ -67,3 +69,42 @@ def test_each_planted_bug_changes_the_run():
     with pytest.raises(ValueError):
         _buggy_epoch(case, "none")
     assert len(_epoch_arguments(case)["X"]) == 120
+
+
+def test_loss_explorer_shows_the_reference_values():
+    explorer = loss_explorer()
+    for classes in (2, 5, 10):
+        result = explorer.set(loss="cross-entropy (logits)", classes=classes).result
+        assert result["at_zero"] == pytest.approx(math.log(classes), abs=1e-5)
+        assert result["gradient_far"] == pytest.approx(1.0, abs=1e-5)  # a confident mistake is still pushed
+    mse = explorer.set(loss="MSE on probabilities", classes=5).result
+    assert mse["at_zero"] == pytest.approx(0.80, abs=1e-6) and mse["loss_far"] == pytest.approx(1.25, abs=1e-6)
+    twice = explorer.set(loss="softmax, then cross-entropy", classes=10).result
+    assert twice["lowest"] == pytest.approx(math.log(1 + 9 / math.e), rel=1e-4) and twice["gradient_far"] < 1e-6
+    clamped = explorer.set(loss="Sigmoid + BCELoss").result
+    assert clamped["highest"] == pytest.approx(100.0) and clamped["gradient_far"] < 1e-12
+    assert explorer.controls["classes"].disabled  # binary losses have no C
+    stable = explorer.set(loss="BCEWithLogitsLoss").result
+    assert stable["loss_far"] == pytest.approx(60.0) and stable["gradient_far"] == pytest.approx(1.0)
+    assert not explorer.set(loss="cross-entropy (logits)").controls["classes"].disabled
+
+
+def test_loss_explorer_redraws_for_every_loss_and_class_count():
+    explorer = loss_explorer()
+    images = {explorer.set(loss=loss).image.value for loss in LOSSES}
+    assert len(images) == len(LOSSES)
+    before = explorer.set(loss="cross-entropy (logits)", classes=5).image.value
+    assert explorer.set(classes=12).image.value != before
+    assert explorer.state == "loss='cross-entropy (logits)' classes=12"
+
+
+def test_loss_curve_agrees_with_the_closed_forms():
+    z = np.array([-5.0, 0.0, 3.0])
+    loss, gradient = loss_curve("cross-entropy (logits)", 4, z)
+    p = np.exp(z) / (np.exp(z) + 3)
+    assert np.allclose(loss, -np.log(p), rtol=1e-5) and np.allclose(gradient, p - 1, atol=1e-6)
+    for name in BINARY:
+        loss, gradient = loss_curve(name, 2, z)
+        assert np.allclose(loss, np.log1p(np.exp(-z)), rtol=1e-5)  # they agree where |z| is small
+    with pytest.raises(ValueError, match="unknown loss"):
+        loss_curve("hinge", 2, z)
