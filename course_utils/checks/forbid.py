@@ -53,15 +53,12 @@ def forbidden_uses(function: Callable, names: tuple[str, ...]) -> list[str]:
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Name, ast.Attribute)):
                 continue
-            if isinstance(node, ast.Attribute) and node.attr in methods:
-                found.append(f".{node.attr}")
-                continue
             obj = _lookup(node, scope)
-            if obj is _MISSING:
-                continue
-            if any(obj is target for target in targets):
-                found.append(ast.unparse(node))
-            elif _learner_code(obj, function):
+            if obj is not _MISSING and any(obj is target for target in targets):
+                found.append(ast.unparse(node))  # the learner's own spelling, e.g. F.log_softmax
+            elif isinstance(node, ast.Attribute) and node.attr in methods:
+                found.append(f".{node.attr}")
+            elif obj is not _MISSING and _learner_code(obj, function):
                 queue.append(obj)
     return list(dict.fromkeys(found))
 
