@@ -86,3 +86,22 @@ def first_match(hints: tuple[Hint, ...], got: Any, want: Any, case: dict, *, hid
         if hint.matches(got, want, case):
             return hint.says
     return ""
+
+
+def distinct(rules: tuple[Hint, ...] | list[Hint]) -> tuple[Hint, ...]:
+    """The same rules, each firing only when no other rule of the group recognises the answer too.
+
+    When two typical mistakes give the same answer on a case (a balanced data set, say), naming either
+    would be a guess: then none of them speaks, and the comparator's sentence is shown.
+
+    >>> half, double = like(lambda want, case: want / 2, "half"), like(lambda want, case: want * 2, "double")
+    >>> [rule.matches(0.0, 0.0, {}) for rule in distinct([half, double])], distinct([half, double])[0].matches(1.0, 2.0, {})
+    ([False, False], True)
+    """
+    rules = tuple(rules)
+
+    def alone(rule: Hint) -> Callable[[Any, Any, dict], bool]:
+        return lambda got, want, case: rule.matches(got, want, case) and not any(
+            other.matches(got, want, case) for other in rules if other is not rule)
+
+    return tuple(Hint(rule.says, alone(rule), rule.reveals) for rule in rules)
