@@ -182,3 +182,35 @@ def table(rows: dict[str, Estimate], header: str = "", digits: str = ".3f") -> s
     lines = [f"{'method':<{width}}  {header}".rstrip()]
     lines += [f"{name:<{width}}  {format(estimate, digits)}" for name, estimate in rows.items()]
     return "\n".join(lines)
+
+
+def paired_folds(a: Iterable[float], b: Iterable[float], k: int, level: float = LEVEL) -> Paired:
+    """:func:`paired` for scores from (repeated) k-fold cross-validation, whose training sets overlap.
+
+    Overlapping folds make the scores correlated, so :func:`paired`'s interval is too narrow and its
+    p-value too small. Nadeau and Bengio's corrected resampled t-test (2003) widens the variance of
+    the mean difference of J scores from σ²/J to (1/J + n_test/n_train)·σ², with
+    n_test/n_train = 1/(k − 1) for k folds.
+
+    >>> a, b = [0.90, 0.92, 0.91, 0.93, 0.89], [0.93, 0.94, 0.94, 0.95, 0.92]
+    >>> print(paired(a, b))
+    +0.026 [+0.019, +0.033], resolved (p = 0.00045, 5 paired runs)
+    >>> print(paired_folds(a, b, k=5))
+    +0.026 [+0.016, +0.036], resolved (p = 0.0021, 5 paired runs)
+    """
+    x = np.asarray(list(a), dtype=np.float64).ravel()
+    y = np.asarray(list(b), dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"paired_folds needs the same number of scores, got {x.size} and {y.size}")
+    if k < 2:
+        raise ValueError(f"k-fold cross-validation needs k >= 2, got {k}")
+    diff = y - x
+    if diff.size < 2:
+        return paired(x, y, level)
+    mean = float(diff.mean())
+    error = math.sqrt((1 / diff.size + 1 / (k - 1)) * float(diff.var(ddof=1)))
+    if error == 0:
+        return Paired(Estimate(mean, mean, mean, int(diff.size), level), 1.0 if mean == 0 else 0.0)
+    half = float(_scipy.t.ppf(0.5 + level / 2, diff.size - 1)) * error
+    p = float(2 * _scipy.t.sf(abs(mean / error), diff.size - 1))
+    return Paired(Estimate(mean, mean - half, mean + half, int(diff.size), level), p)
