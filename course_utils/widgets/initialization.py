@@ -1,15 +1,22 @@
-"""Explorer for lesson 03: how initialization shapes the activations, layer by layer.
+"""Explorer for lesson 03: how initialization shapes the activations and the gradients, layer by layer.
 
 Controls: depth, activation, scheme (a Gaussian of a chosen std, Xavier or He)
 and the std. Left: the distribution of each layer's activations (one row per
-layer, values beyond +-2 piled in the edge bins). Right: each layer's std on a
-log scale.
+layer, values beyond +-2 piled in the edge bins). Right, on a log scale: each
+layer's activation std, and each layer's weight-gradient norm relative to the
+last layer's (a random error signal backpropagated from the last layer).
+
+The diagnosis uses the three measurements of lesson 03 (:func:`diagnose`): the
+share of saturated units, the std ratio last/first layer and the gradient-norm
+ratio first/last layer.
 
 >>> explorer = activation_explorer()
 >>> explorer.set(activation="tanh", scheme="gaussian", std=0.01).result["diagnosis"]
 'vanishing'
 >>> explorer.set(activation="relu", scheme="he").result["diagnosis"]
 'healthy'
+>>> explorer.set(activation="sigmoid", scheme="gaussian", std=0.01).result["diagnosis"]  # stds look fine
+'vanishing'
 """
 
 from __future__ import annotations
@@ -63,16 +70,75 @@ def histograms(outputs: list[np.ndarray], bins: int = len(BINS) - 1) -> np.ndarr
     return counts / np.maximum(counts.max(axis=1, keepdims=True), 1)
 
 
-def diagnose(stds: list[float], saturated: float = 0.0) -> str:
-    """A label for a column of per-layer stds (the rule of lesson 03)."""
+SATURATION = 0.5  # more than half of the units flat: "saturated"
+STD_RATIO = (0.1, 10.0)  # activation std, last layer / first layer: below -> vanishing, above -> exploding
+GRADIENT_RATIO = (0.01, 100.0)  # weight-gradient norm, first layer / last layer: the same two limits
+
+
+def saturation(outputs: list[np.ndarray], activation: str) -> float:
+    """The share of saturated units, averaged over the layers: |tanh| > 0.99, sigmoid outside
+    [0.01, 0.99]; ReLU and linear units do not saturate (0).
+
+    >>> saturation([np.array([0.0, 0.995, -1.0, 0.5])], "tanh")
+    0.5
+    """
+    if activation == "tanh":
+        flat = [np.abs(h) > 0.99 for h in outputs]
+    elif activation == "sigmoid":
+        flat = [(h < 0.01) | (h > 0.99) for h in outputs]
+    else:
+        return 0.0
+    return float(np.mean([f.mean() for f in flat]))
+
+
+def diagnose(stds: list[float], saturated: float = 0.0, gradient_ratio: float = 1.0) -> str:
+    """The rule of lesson 03, from three measurements: ``saturated`` (:func:`saturation`), the per-layer
+    activation ``stds`` and ``gradient_ratio``, the first layer's weight-gradient norm over the last's.
+
+    >>> diagnose([0.5, 0.5], saturated=0.0, gradient_ratio=1e-6)  # the stds alone would say "healthy"
+    'vanishing'
+    """
     first, last = stds[0], stds[-1]
-    if not np.isfinite(last) or (first > 0 and last / first > 10):
-        return "exploding"
-    if first == 0 or last / first < 0.1:
-        return "vanishing"
-    if saturated > 0.5:
+    if saturated > SATURATION:
         return "saturated"
+    if (not np.isfinite(last) or (first > 0 and last / first > STD_RATIO[1])
+            or not np.isfinite(gradient_ratio) or gradient_ratio > GRADIENT_RATIO[1]):
+        return "exploding"
+    if first == 0 or last / first < STD_RATIO[0] or gradient_ratio < GRADIENT_RATIO[0]:
+        return "vanishing"
     return "healthy"
+
+
+DERIVATIVES = {  # the activation's derivative, from its output
+    "tanh": lambda a: 1.0 - a * a,
+    "relu": lambda a: (a > 0).astype(a.dtype),
+    "sigmoid": lambda a: a * (1.0 - a),
+    "linear": lambda a: np.ones_like(a),
+}
+
+
+def gradient_norms(weights: np.ndarray, x: np.ndarray, outputs: list[np.ndarray], activation: str, scale: float,
+                   upstream: np.ndarray) -> list[float]:
+    """The norm of each layer's weight gradient when ``upstream`` (the error signal at the last layer's
+    output) is backpropagated through the layers of :func:`layer_activations`; ``inf`` once it overflows.
+
+    >>> rng = np.random.default_rng(0)
+    >>> w, x = rng.standard_normal((2, 4, 4)), rng.standard_normal((3, 4))
+    >>> outs = layer_activations(w, x, 2, "linear", 1.0)
+    >>> g = gradient_norms(w, x, outs, "linear", 1.0, np.ones((3, 4)))
+    >>> bool(np.isclose(g[1], np.linalg.norm(outs[0].T @ np.ones((3, 4)))))
+    True
+    """
+    derivative = DERIVATIVES[activation]
+    norms, signal = [], upstream
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(len(outputs) - 1, -1, -1):
+            delta = signal * derivative(outputs[layer])
+            below = outputs[layer - 1] if layer > 0 else x
+            norm = float(np.linalg.norm(below.T @ delta))  # the gradient of the weights as used, weights * scale
+            norms.append(norm if np.isfinite(norm) else math.inf)
+            signal = delta @ (weights[layer] * scale).T
+    return norms[::-1]
 
 
 def activation_explorer(seed: int = 0, width: int = 256, batch: int = 500) -> Explorer:
@@ -80,6 +146,7 @@ def activation_explorer(seed: int = 0, width: int = 256, batch: int = 500) -> Ex
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((MAX_DEPTH, width, width), dtype=np.float32)
     x = rng.standard_normal((batch, width), dtype=np.float32)
+    upstream = rng.standard_normal((HISTOGRAM_ROWS, width), dtype=np.float32)  # the error at the last layer
 
     controls = {
         "depth": widgets.IntSlider(value=10, min=1, max=MAX_DEPTH, description="depth"),
@@ -99,12 +166,13 @@ def activation_explorer(seed: int = 0, width: int = 256, batch: int = 500) -> Ex
         hist_ax.set_ylabel("layer")
         hist_ax.set_title("distribution of activations per layer", fontsize=10)
         line, = std_ax.semilogy([], [], "o-", color="tab:blue", label="std of activations")
+        gradient, = std_ax.semilogy([], [], "s--", ms=3, color="tab:red", label="weight-gradient norm / last layer's")
         std_ax.axhline(1.0, color="grey", lw=0.8, ls="--", label="input std")
         std_ax.set_ylim(1e-8, 1e8)
         std_ax.set_xlabel("layer")
-        std_ax.set_title("std per layer (log scale)", fontsize=10)
+        std_ax.set_title("activations and gradients per layer (log scale)", fontsize=10)
         std_ax.legend(loc="upper left", fontsize=8)
-        return {"image": image, "hist_ax": hist_ax, "line": line, "std_ax": std_ax}
+        return {"image": image, "hist_ax": hist_ax, "line": line, "gradient": gradient, "std_ax": std_ax}
 
     def update(artists, depth, activation, scheme, std):
         scale = scheme_std(scheme, width, width, std)
@@ -117,9 +185,18 @@ def activation_explorer(seed: int = 0, width: int = 256, batch: int = 500) -> Ex
         shown = np.clip(np.nan_to_num(stds, posinf=1e8), 1e-8, 1e8)
         artists["line"].set_data(np.arange(1, depth + 1), shown)
         artists["std_ax"].set_xlim(0.5, max(depth, 2) + 0.5)
-        saturated = float(np.mean(np.abs(outputs[-1]) > 0.99)) if activation == "tanh" else 0.0
-        return {"stds": stds, "weight_std": scale, "saturated": saturated,
-                "diagnosis": diagnose(stds, saturated)}
+        rows = [h[:HISTOGRAM_ROWS] for h in outputs]
+        gradients = gradient_norms(weights, x[:HISTOGRAM_ROWS], rows, activation, scale, upstream[:, :width])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            relative = np.array(gradients) / gradients[-1] if 0 < gradients[-1] < math.inf else \
+                np.full(depth, np.nan)
+            ratio = gradients[0] / gradients[-1] if gradients[-1] > 0 else math.inf
+        artists["gradient"].set_data(np.arange(1, depth + 1), np.clip(np.nan_to_num(relative, nan=1e8, posinf=1e8),
+                                                                       1e-8, 1e8))
+        saturated = saturation(outputs, activation)
+        ratio = ratio if np.isfinite(ratio) else math.inf
+        return {"stds": stds, "weight_std": scale, "saturated": saturated, "gradients": gradients,
+                "gradient_ratio": ratio, "diagnosis": diagnose(stds, saturated, ratio)}
 
     def on_change(controls, scheme, **_):
         controls["std"].disabled = scheme != "gaussian"
@@ -127,6 +204,8 @@ def activation_explorer(seed: int = 0, width: int = 256, batch: int = 500) -> Ex
     def readout(result, depth, **_):
         stds = result["stds"]
         return (f"weight std {result['weight_std']:.3g} · layer 1 std {stds[0]:.3g} · "
-                f"layer {depth} std {stds[-1]:.3g} · <b>{result['diagnosis']}</b>")
+                f"layer {depth} std {stds[-1]:.3g} · saturated {result['saturated']:.0%} · "
+                f"gradient norm, layer 1 / layer {depth}: {result['gradient_ratio']:.2g} · "
+                f"<b>{result['diagnosis']}</b>")
 
     return Explorer(controls, setup, update, readout=readout, on_change=on_change)
