@@ -20,6 +20,7 @@ TORCH = {
     "nesterov": lambda ps, lr, mu: torch.optim.SGD(ps, lr=lr, momentum=mu, nesterov=True),
     "adagrad": lambda ps, lr, mu: torch.optim.Adagrad(ps, lr=lr),
     "rmsprop": lambda ps, lr, mu: torch.optim.RMSprop(ps, lr=lr),
+    "adadelta": lambda ps, lr, mu: torch.optim.Adadelta(ps, lr=lr),
     "adam": lambda ps, lr, mu: torch.optim.Adam(ps, lr=lr, betas=(mu, 0.999)),
 }
 
@@ -28,7 +29,8 @@ TORCH = {
 @pytest.mark.parametrize("surface", ["rosenbrock", "saddle"])
 def test_explorer_paths_are_torch_optim_paths(optimizer, surface):
     s = SURFACES[surface]
-    lr = {"sgd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.05}[optimizer]
+    lr = {"sgd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 0.1, "rmsprop": 0.01, "adadelta": 1.0,
+          "adam": 0.05}[optimizer]
     ours = descend(surface, optimizer, lr, momentum=0.8, steps=60)
     p = torch.tensor(s.start, dtype=torch.float64, requires_grad=True)
     opt = TORCH[optimizer]([p], lr, 0.8)
@@ -39,6 +41,7 @@ def test_explorer_paths_are_torch_optim_paths(optimizer, surface):
         opt.step()
         theirs.append(p.detach().numpy().copy())
     np.testing.assert_allclose(ours, np.array(theirs), rtol=1e-9, atol=1e-12)
+    assert np.abs(ours[-1] - ours[0]).max() > 1e-2  # the path moved: the comparison says something
 
 
 def test_sgd_reference_answers_match_torch():

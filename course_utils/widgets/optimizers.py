@@ -1,13 +1,13 @@
-"""Explorer for lesson 08: six optimizers on three 2-D loss surfaces.
+"""Explorer for lesson 08: seven optimizers on three 2-D loss surfaces.
 
 Controls: the surface (an ill-conditioned quadratic bowl, Rosenbrock's banana valley, a saddle
-between two minima), the optimizer (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam), the learning
+between two minima), the optimizer (SGD, momentum, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam), the learning
 rate, the momentum (β1 for Adam; the other optimizers have none) and the number of steps. Left: the
 path on the contours of the surface. Right: the distance to the minimum's value, f − f*, per step
 (log scale).
 
-The update rules follow ``torch.optim`` exactly (same conventions, same default eps, betas and
-alpha; tests/test_topic_08_optimizers.py checks the paths against ``torch.optim``), written in
+The update rules follow ``torch.optim`` exactly (same conventions, same default eps, betas, alpha
+and rho; tests/test_topic_08_optimizers.py checks the paths against ``torch.optim``), written in
 NumPy so that an update needs no PyTorch: :func:`descend` runs a whole path, for one learning rate
 or for many at once (vectorized over the learning rates).
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from .base import Explorer
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam")
 WITH_MOMENTUM = ("momentum", "nesterov", "adam")  # the momentum slider is Adam's beta1
 MAX_STEPS = 400
 TOLERANCE = 1e-3  # "converged" once f - f* is below this
@@ -39,6 +39,7 @@ BLOW_UP = 1e6  # a coordinate beyond this counts as diverged
 ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
 RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8
 ADAGRAD_EPS = 1e-10
+ADADELTA_RHO, ADADELTA_EPS = 0.9, 1e-6
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def descend(surface: Surface | str, optimizer: str, lr, momentum: float = 0.9, s
     single = lrs.ndim == 0
     lrs = lrs.reshape(-1, 1)
     p = np.tile(np.asarray(surface.start if start is None else start, dtype=float), (len(lrs), 1))
-    buf = np.zeros_like(p)  # momentum buffer, or Adam's first moment
-    sq = np.zeros_like(p)  # AdaGrad's sum, or RMSProp's / Adam's average, of squared gradients
+    buf = np.zeros_like(p)  # momentum buffer, Adam's first moment, or AdaDelta's average of squared updates
+    sq = np.zeros_like(p)  # AdaGrad's sum, or RMSProp's / AdaDelta's / Adam's average, of squared gradients
     path = np.empty((steps + 1,) + p.shape)
     path[0] = p
     with np.errstate(over="ignore", invalid="ignore"):
@@ -109,6 +110,11 @@ def descend(surface: Surface | str, optimizer: str, lr, momentum: float = 0.9, s
             elif optimizer == "rmsprop":
                 sq = RMSPROP_ALPHA * sq + (1 - RMSPROP_ALPHA) * g * g
                 p = p - lrs * g / (np.sqrt(sq) + RMSPROP_EPS)
+            elif optimizer == "adadelta":  # eps inside both square roots, as torch.optim.Adadelta
+                sq = ADADELTA_RHO * sq + (1 - ADADELTA_RHO) * g * g
+                delta = np.sqrt(buf + ADADELTA_EPS) / np.sqrt(sq + ADADELTA_EPS) * g
+                buf = ADADELTA_RHO * buf + (1 - ADADELTA_RHO) * delta * delta
+                p = p - lrs * delta
             else:  # adam
                 buf = momentum * buf + (1 - momentum) * g
                 sq = ADAM_BETA2 * sq + (1 - ADAM_BETA2) * g * g
