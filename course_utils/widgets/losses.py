@@ -253,7 +253,7 @@ def loss_explorer(loss: str = "cross-entropy (logits)", classes: int = 5) -> Exp
         at_zero = float(loss_curve(loss, classes, np.array([0.0]))[0][0])
         artists["zero"].set_data([0.0], [at_zero])
         far_loss, far_gradient = (float(v[0]) for v in loss_curve(loss, classes, np.array([FAR])))
-        return {"at_zero": at_zero, "reference": reference, "lowest": float(values.min()),
+        return {"at_zero": at_zero, "reference": reference, "lowest": float(values.min()) + 0.0,  # no "-0"
                 "highest": float(values.max()), "loss_far": far_loss, "gradient_far": abs(far_gradient)}
 
     def on_change(controls, loss, **_):
