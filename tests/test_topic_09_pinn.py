@@ -1,6 +1,7 @@
-"""Lesson 09: the exact solution of the heat equation, the PINN building blocks and the explorer.
+"""Lesson 09: the exact solution of the heat equation (and why it is the one), the PINN building blocks,
+the batched training of the ablation, and the explorer.
 
-The 45-second training of the final PINN is not run here: the lesson's execution test runs it.
+The full-size training of ``heat.train_pinn`` (about 45 s) is not run here: ``bench/pinn.py`` runs it.
 """
 
 import math
@@ -60,6 +61,50 @@ def test_exact_on_grid_has_one_row_per_time():
     np.testing.assert_allclose(exact[3], heat.exact_solution(x, t[3]))
 
 
+def test_closed_form_of_the_issue_is_the_free_space_solution_with_the_lessons_k():
+    rng = np.random.default_rng(1)
+    x, t = rng.uniform(-1, 1, 300), rng.uniform(0, 1, 300)
+    formula = np.sqrt(0.25 / (0.25 + t)) * np.exp(-x**2 / (0.04 * (0.25 + t)))
+    np.testing.assert_allclose(heat.free_space_solution(x, t), formula, rtol=1e-12)
+    # the variance 0.04 (0.25 + t) = WIDTH^2 + 4 k t fixes k
+    assert 0.04 / 4 == pytest.approx(heat.K) and 0.04 * 0.25 == pytest.approx(heat.WIDTH**2)
+    h, u = 1e-3, heat.free_space_solution
+    t = t + 0.05  # keep t - h > 0
+    u_t = (u(x, t + h) - u(x, t - h)) / (2 * h)
+    u_xx = (u(x + h, t) - 2 * u(x, t) + u(x - h, t)) / h**2
+    assert np.abs(u_t - heat.K * u_xx).max() < 1e-3 * np.abs(u_t).max()
+
+
+def test_images_turn_the_closed_form_into_the_fourier_series():
+    x, t = heat.grid(101, 21)
+    exact = heat.exact_on_grid(x, t)
+    alone = np.abs(heat.free_space_solution(x[None, :], t[:, None]) - exact).max()
+    images = np.abs(heat.periodic_images(x[None, :], t[:, None], images=1) - exact).max()
+    assert 1e-12 < alone < 1e-8 and images < 1e-14
+
+
+def test_heated_ends_is_a_second_solution_of_the_stated_problem():
+    x = np.linspace(-1, 1, 401)
+    assert np.abs(heat.heated_ends(x, 0.0)).max() < 1e-5  # starts at 0 (series truncation)
+    t = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(heat.heated_ends(-1.0, t), 0.5 * t, atol=1e-15)
+    np.testing.assert_allclose(heat.heated_ends(1.0, t), 0.5 * t, atol=1e-15)
+    rng = np.random.default_rng(2)
+    xs, ts, h = rng.uniform(-0.99, 0.99, 300), rng.uniform(0.05, 1, 300), 1e-3
+    w = heat.heated_ends
+    w_t = (w(xs, ts + h) - w(xs, ts - h)) / (2 * h)
+    w_xx = (w(xs + h, ts) - 2 * w(xs, ts) + w(xs - h, ts)) / h**2
+    assert np.abs(w_t - heat.K * w_xx).max() < 1e-3 * np.abs(w_t).max()
+    slope = lambda side: (w(side + 1e-5, 0.5) - w(side - 1e-5, 0.5)) / 2e-5  # noqa: E731
+    assert slope(1.0) > 1 and slope(-1.0) == pytest.approx(-slope(1.0))  # u_x is not periodic
+
+
+def test_relative_l2_per_leading_index():
+    u = np.ones((3, 4))
+    stack = np.stack([u, 1.5 * u, np.zeros_like(u)])
+    np.testing.assert_allclose(heat.relative_l2(stack, u), [0.0, 0.5, 1.0])
+
+
 # -- the PINN ------------------------------------------------------------------------------------
 
 def test_heat_pinn_is_periodic_and_exact_at_t0_for_any_weights():
@@ -113,6 +158,101 @@ def test_short_training_is_seeded_runs_lbfgs_fully_and_restores_threads():
     assert a.seconds > 0 and a.cpu_seconds > 0
     c = heat.train_pinn(seed=4, **settings)
     assert c.rel_l2 != a.rel_l2
+
+
+def test_plain_and_soft_variants_of_heat_pinn():
+    torch.manual_seed(0)
+    plain = heat.HeatPINN(width=8, depth=2, periodic=False, hard_initial=False)
+    assert plain.net[0].in_features == 2
+    t = torch.rand(20, 1)
+    with torch.no_grad():
+        assert (plain(-torch.ones_like(t), t) - plain(torch.ones_like(t), t)).abs().max() > 1e-4
+    assert heat.boundary_gap(plain, t).item() > 1e-8
+    assert heat.boundary_gap(heat.HeatPINN(width=8, depth=2), t).item() < 1e-10  # periodic: u and u_x
+
+
+def test_stack_members_start_as_stand_alone_networks_and_keep_their_own_recipe():
+    stack = heat.PINNStack([3, 7], width=8, depth=2, hard_initial=[True, False])
+    torch.manual_seed(7)
+    alone = heat.HeatPINN(width=8, depth=2, hard_initial=False)
+    x, t = 2 * torch.rand(30, 1) - 1, torch.rand(30, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(stack(x, t)[1], alone(x, t))
+        torch.testing.assert_close(stack(x, t)[0], stack.member(0)(x, t))
+        zero = torch.zeros_like(x)
+        assert torch.equal(stack(x, zero)[0], heat.initial_condition(x))       # hard member: exact at t = 0
+        assert not torch.allclose(stack(x, zero)[1], heat.initial_condition(x))  # soft member: not
+
+
+def test_stack_losses_hold_the_terms_of_the_recipe():
+    points = {"x": torch.rand(2, 16, 1), "t": torch.rand(2, 16, 1), "x0": torch.rand(2, 8, 1),
+              "tb": torch.rand(2, 4, 1)}
+    weight = torch.tensor([0.0, 10.0])
+    soft = heat.stack_losses(heat.PINNStack([0, 0], periodic=False, hard_initial=False), points, weight)
+    assert set(soft) == {"residual", "initial", "boundary", "total"}
+    torch.testing.assert_close(soft["total"], soft["residual"] + weight * soft["initial"] + soft["boundary"])
+    hard = heat.stack_losses(heat.PINNStack([0, 0]), points, weight)
+    assert set(hard) == {"residual", "total"}
+
+
+def test_lbfgs_members_solves_each_member_as_if_alone():
+    A = torch.tensor([[[3.0, 1.0], [1.0, 2.0]], [[50.0, 0.0], [0.0, 0.5]], [[1.0, 0.0], [0.0, 1.0]]])
+    b = torch.tensor([[1.0, -1.0], [2.0, 3.0], [0.5, 0.5]])
+
+    def solve(members):
+        theta = torch.zeros(len(members), 2, requires_grad=True)
+        quadratic = lambda: (0.5 * torch.einsum("mi,mij,mj->m", theta, A[members], theta)  # noqa: E731
+                             - (b[members] * theta).sum(1))
+        heat.lbfgs_members(quadratic, [theta], evaluations=60)
+        return theta.detach()
+
+    together = solve([0, 1, 2])
+    torch.testing.assert_close(together, torch.linalg.solve(A, b), atol=1e-4, rtol=1e-4)
+    for m in range(3):
+        torch.testing.assert_close(solve([m])[0], together[m], atol=1e-5, rtol=1e-5)
+
+
+def test_lbfgs_members_minimises_a_non_convex_function_within_its_budget():
+    theta = torch.tensor([[-1.2, 1.0], [0.5, -0.5]], requires_grad=True)
+    calls = []
+
+    def rosenbrock():
+        calls.append(1)
+        return (1 - theta[:, 0]) ** 2 + 100 * (theta[:, 1] - theta[:, 0] ** 2) ** 2
+
+    heat.lbfgs_members(rosenbrock, [theta], evaluations=300)
+    assert len(calls) <= 300
+    torch.testing.assert_close(theta.detach(), torch.ones(2, 2), atol=1e-3, rtol=0)
+
+
+SMALL = dict(budget=40, n_points=32, resample_every=10, width=8, depth=2, record_every=20)
+
+
+def test_train_stack_is_seeded_and_its_arms_share_their_first_half():
+    a = heat.train_stack([0, 1], **SMALL)
+    b = heat.train_stack([0, 1], **SMALL)
+    assert set(a) == set(heat.ARMS)
+    for arm in heat.ARMS:
+        np.testing.assert_array_equal(a[arm].rel_l2, b[arm].rel_l2)
+    adam, switched = a["Adam"].history, a["Adam → L-BFGS"].history
+    assert list(adam["evaluation"]) == [0, 20, 40] and list(switched["evaluation"]) == [0, 20, 40]
+    np.testing.assert_array_equal(adam["rel_l2"][:2], switched["rel_l2"][:2])  # identical up to the switch
+    assert not np.array_equal(adam["rel_l2"][2], switched["rel_l2"][2])
+    assert a["Adam"].rel_l2.shape == a["Adam"].fresh_loss.shape == (2,)
+
+
+def test_one_stack_holds_several_recipes_member_by_member():
+    # seed 0 twice: points drawn once vs resampled; identical until the first redraw, different after
+    runs = heat.train_stack([0, 0], resample=[False, True], arms=["Adam"], **SMALL)["Adam"]
+    np.testing.assert_array_equal(runs.history["total"][0, 0], runs.history["total"][0, 1])
+    assert runs.rel_l2[0] != runs.rel_l2[1]
+    same = heat.train_stack([0, 0], resample=[False, False], arms=["Adam"], **SMALL)["Adam"]
+    assert same.rel_l2[0] == same.rel_l2[1]
+    # a soft member with weight 0 ignores the initial condition: it drifts from u0 more than with weight 100
+    soft = heat.train_stack([0, 0], hard_initial=False, initial_weight=[0.0, 100.0], arms=["Adam"], **SMALL)["Adam"]
+    assert soft.history["initial"][-1, 0] > soft.history["initial"][-1, 1]
+    with pytest.raises(ValueError, match="unknown arms"):
+        heat.train_stack([0], arms=["SGD"], **SMALL)
 
 
 def test_predict_on_grid_is_one_row_per_time():
