@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,17 +33,25 @@ def _is_activation(index, layer, n):
     return not isinstance(layer, nn.Linear)
 
 
-def _diagnose_absolute(stds):
-    if stds[-1] < 0.1:
-        return "vanishing"
-    if stds[-1] > 10:
-        return "exploding"
-    return "healthy"
+def _diagnose(*, saturation=True, gradients=True, swapped=False):
+    def diagnose(stds, saturation_shares, grad_norms):
+        if saturation and np.mean(saturation_shares) > 0.5:
+            return "saturated"
+        signal = stds[-1] / stds[0]
+        gradient = grad_norms[0] / grad_norms[-1] if gradients else 1.0
+        big, small = ("vanishing", "exploding") if swapped else ("exploding", "vanishing")
+        if signal > 10 or gradient > 10:
+            return big
+        if signal < 0.1 or gradient < 0.1:
+            return small
+        return "healthy"
+    return lambda stds, saturation, grad_norms: diagnose(stds, saturation, grad_norms)
 
 
-def _diagnose_swapped(stds):
+def _diagnose_stds_only(stds, saturation, grad_norms):
+    """The first edition's rule: the std ratio alone."""
     ratio = stds[-1] / stds[0]
-    return "exploding" if ratio < 0.1 else "vanishing" if ratio > 10 else "healthy"
+    return "vanishing" if ratio < 0.1 else "exploding" if ratio > 10 else "healthy"
 
 
 WRONG = {
@@ -62,7 +71,8 @@ WRONG = {
     "init.fans": [
         (lambda shape: (shape[0] * math.prod(shape[2:]), shape[1] * math.prod(shape[2:])), "are swapped"),
         (lambda shape: (shape[1], shape[0]), "multiply both fans by the receptive field"),
-        (lambda shape: (shape[0], shape[1]), "swapped, and the receptive field is missing"),
+        (lambda shape: (shape[0], shape[1]), "are swapped"),  # on a 4-D shape: "..., and the receptive field"
+        (lambda shape: {"fan_in": shape[1], "fan_out": shape[0]}, "expected a pair (fan_in, fan_out)"),
     ],
     "init.init_mlp": [
         (lambda model, scheme: _init_linear(model, (lambda i, o: math.sqrt(2 / (i + o))) if scheme == "he"
@@ -80,12 +90,17 @@ WRONG = {
         (lambda model, x: _stds(model, x, lambda i, layer, n: isinstance(layer, nn.Linear) and i < n - 1),
          "pre-activations"),
         (lambda model, x: _stds(model, x, _is_activation, measure=lambda h: h.var().item()), "variances"),
-        (lambda model, x: _stds(model, x, _is_activation, measure=lambda h: h.mean().item()), "look like means"),
+        (lambda model, x: _stds(model, x, _is_activation, measure=lambda h: h.mean().item()), "these are means"),
         (lambda model, x: _stds(model, x, _is_activation, include_input=True), "one value too many"),
+        (lambda model, x: (v for v in _stds(model, x, _is_activation)), "a generator"),
+        (lambda model, x: sum(_stds(model, x, _is_activation)), "expected a list of numbers: the std of each"),
     ],
     "init.diagnose": [
-        (_diagnose_swapped, "vanishing and exploding are swapped"),
-        (_diagnose_absolute, "not the absolute size"),
-        (lambda stds: stds[-1] / stds[0], "return one of the labels"),
+        (_diagnose(saturation=False), "more than half of the units are saturated"),
+        (_diagnose(gradients=False), "the activations keep their scale but the gradients do not"),
+        (_diagnose(swapped=True), "vanishing and exploding are swapped"),
+        (lambda stds, saturation, grad_norms: stds[-1] / stds[0], "expected one of the labels 'vanishing'"),
+        (lambda stds, saturation, grad_norms: "dead", "'dead' is not one of 'vanishing', 'exploding', 'saturated'"),
+        (lambda stds: "healthy", "keep the template's parameter names"),
     ],
 }
