@@ -14,9 +14,10 @@ import itertools
 
 import numpy as np
 
-from .compare import Verdict, close, exact
+from .compare import Verdict, close, exact, fraction
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, as_array, as_float, describe, to_plain
 
 
 # -- val.group_folds -----------------------------------------------------------------------------------
@@ -28,37 +29,76 @@ def _groups_arguments(case: dict) -> dict:
     return {"groups": groups[rng.permutation(len(groups))], "n_splits": case["n_splits"]}
 
 
+FOLDS = "a list of n_splits integer arrays: the test indices of each fold"
+
+
 def _folds_observe(result, kwargs) -> dict:
+    """The properties every right answer has (which group lands in which fold is free)."""
     groups = np.asarray(kwargs["groups"])
-    folds = [np.asarray(fold).ravel() for fold in result]
-    if any(fold.dtype == bool for fold in folds):
-        raise TypeError("return the indices of each fold's test samples, not boolean masks")
-    folds = [fold.astype(int) for fold in folds]
-    everything = np.concatenate(folds) if folds else np.array([], dtype=int)
+    if isinstance(result, (str, dict)) or not isinstance(result, (list, tuple, np.ndarray)):
+        raise AnswerError(f"expected {FOLDS}, got {describe(to_plain(result))}")
+    if any(isinstance(fold, (tuple, list)) and len(fold) == 2 and all(np.ndim(part) == 1 for part in fold)
+           and sum(len(part) for part in fold) == len(groups) for fold in result):
+        raise AnswerError("each fold is a pair (train, test): return only the test indices of each fold, "
+                          "e.g. [test for train, test in splitter.split(...)]")
+    folds = [_indices(fold) for fold in result]
+    if any(fold.size and (fold.min() < 0 or fold.max() >= len(groups)) for fold in folds):
+        raise AnswerError(f"some indices are outside 0 ... {len(groups) - 1}: return sample indices (positions "
+                          "in groups), not group ids")
+    everything = np.concatenate(folds) if folds else np.array([], dtype=np.int64)
     fold_of_group: dict[int, set[int]] = {}
     for f, fold in enumerate(folds):
         for g in np.unique(groups[fold]):
             fold_of_group.setdefault(int(g), set()).add(f)
-    groups_per_fold = [len(np.unique(groups[fold])) for fold in folds]
     return {"n_folds": len(folds),
             "every_sample_once": bool(len(everything) == len(groups) and np.unique(everything).size == len(groups)),
             "groups_split": int(sum(len(f) > 1 for f in fold_of_group.values())),
-            "groups_per_fold_spread": int(max(groups_per_fold) - min(groups_per_fold)) if folds else -1}
+            "empty_folds": int(sum(fold.size == 0 for fold in folds)),
+            "balanced": _balanced(folds, groups)}
+
+
+def _indices(fold) -> np.ndarray:
+    """One fold's test indices as an int64 array (a sentence for boolean masks and non-integers)."""
+    array = np.asarray(fold.detach().cpu().numpy() if hasattr(fold, "detach") else fold)
+    if array.dtype == bool:
+        raise AnswerError("these are boolean masks: return the indices of each fold's test samples "
+                          "(np.flatnonzero(mask))")
+    array = as_array(array).ravel()
+    if array.size and (array != np.round(array)).any():
+        raise AnswerError(f"expected {FOLDS}: some values are not whole numbers")
+    return array.astype(np.int64)
+
+
+def _balanced(folds: list[np.ndarray], groups: np.ndarray) -> bool:
+    """Balanced one way or the other: the folds' numbers of groups differ by at most 1 (groups dealt out
+    evenly), or their numbers of samples by at most the largest group's size (what scikit-learn's
+    GroupKFold guarantees by giving each group, largest first, to the fold with the fewest samples)."""
+    if not folds:
+        return False
+    group_counts = [np.unique(groups[fold]).size for fold in folds]
+    sample_counts = [fold.size for fold in folds]
+    largest_group = int(np.unique(groups, return_counts=True)[1].max()) if groups.size else 0
+    return bool(max(group_counts) - min(group_counts) <= 1 or max(sample_counts) - min(sample_counts) <= largest_group)
 
 
 def _folds_compare():
     def compare(got, want):
         if got["n_folds"] != want["n_folds"]:
-            return Verdict(False, f"{got['n_folds']} folds, expected {want['n_folds']}")
+            why = f"{got['n_folds']} folds, expected n_splits = {want['n_folds']}"
+            return Verdict(False, why, why)
         if not got["every_sample_once"]:
-            return Verdict(False, "the test folds must hold every sample exactly once")
+            return Verdict(False, *["the test folds must hold every sample exactly once"] * 2)
         if got["groups_split"]:
-            return Verdict(False, f"{got['groups_split']} groups have samples in more than one fold")
-        if got["groups_per_fold_spread"] > 1:
-            return Verdict(False, "the folds' numbers of groups differ by more than 1")
-        return Verdict(True, "")
+            why = f"{got['groups_split']} groups have samples in more than one fold"
+            return Verdict(False, why, why)
+        if got["empty_folds"]:
+            return Verdict(False, *["some folds are empty"] * 2)
+        if not got["balanced"]:
+            return Verdict(False, *["the folds are unbalanced: their numbers of groups differ by more than 1, and "
+                                    "their numbers of samples by more than the largest group's size"] * 2)
+        return Verdict(True)
 
-    compare.description = "valid group folds"
+    compare.description = "valid, balanced group folds"
     return compare
 
 
@@ -100,9 +140,11 @@ def _nested_like(case: dict, slip: str) -> float:
 # -- val.permutation_p ---------------------------------------------------------------------------------
 
 def _paired_arguments(case: dict) -> dict:
-    """Scores of two models on the same n folds; differences are multiples of 1/8 (exact in floats)."""
+    """Scores of two models on the same n folds. Every value is a multiple of 1/1024 and every difference a
+    multiple of 1/8, all exact in binary floating point: a tie between two sign patterns is a tie however
+    the learner sums, so no correct test needs a tolerance."""
     rng = np.random.default_rng(case["seed"])
-    a = rng.integers(600, 900, case["n"]) / 1000
+    a = rng.integers(614, 922, case["n"]) / 1024
     d = (rng.integers(-4, 5, case["n"]) + case["shift"]) / 8
     return {"scores_a": a + d, "scores_b": a}
 
@@ -128,6 +170,20 @@ def _pvalues_arguments(case: dict) -> dict:
     return {"p_values": p, "alpha": case["alpha"]}
 
 
+FLAGS = "one boolean per p-value (a list or array of True/False)"
+
+
+def _flags_observe(result, kwargs) -> list[bool]:
+    m = len(kwargs["p_values"])
+    array = np.asarray(result.detach().cpu().numpy() if hasattr(result, "detach") else result) \
+        if not isinstance(result, (str, dict)) and hasattr(result, "__len__") else None
+    if array is None or array.dtype == object or array.size != m:
+        raise AnswerError(f"expected {FLAGS}, {m} here; got {describe(to_plain(result))}")
+    if array.dtype != bool and not np.isin(array, (0, 1)).all():
+        raise AnswerError(f"expected {FLAGS}: did you return the significant p-values or their indices?")
+    return [bool(v) for v in array.ravel()]
+
+
 def _significant(case: dict, threshold_of) -> list[bool]:
     a = _pvalues_arguments(case)
     return [bool(p < threshold_of(a["alpha"], len(a["p_values"]))) for p in a["p_values"]]
@@ -139,15 +195,20 @@ def _decades(case: dict) -> np.ndarray:
     return np.arange(np.log10(case["low"]), np.log10(case["high"]) + 1)
 
 
+SAMPLES = "n numbers between low and high (a list or an array)"
+
+
 def _log_uniform_observe(result, kwargs) -> dict:
-    values = np.asarray(result, dtype=float).ravel()
-    observed = {"n": int(values.size), "in_range": bool(((values >= kwargs["low"]) & (values <= kwargs["high"])).all())}
-    if values.size and (values > 0).all():
-        edges = 10.0 ** np.arange(np.log10(kwargs["low"]), np.log10(kwargs["high"]) + 1)
-        counts, _ = np.histogram(values, bins=edges)
-        observed["decade_shares"] = (counts / values.size).tolist()
-        observed["distinct"] = bool(np.unique(values).size == values.size)
-    return observed
+    """How many samples, in range, distinct, and the share of them in each decade (never the draws)."""
+    if isinstance(result, (str, dict)) or np.ndim(result) == 0 and not hasattr(result, "__len__"):
+        raise AnswerError(f"expected {SAMPLES}, got {describe(to_plain(result))}")
+    values = as_array(result).ravel()
+    edges = 10.0 ** np.arange(np.log10(kwargs["low"]), np.log10(kwargs["high"]) + 1)
+    counts, _ = np.histogram(values[values > 0], bins=edges)
+    return {"n": int(values.size),
+            "in_range": bool(((values >= kwargs["low"] * (1 - 1e-9)) & (values <= kwargs["high"] * (1 + 1e-9))).all()),
+            "distinct": bool(np.unique(values).size == values.size),
+            "decade_shares": (counts / max(1, values.size)).tolist()}
 
 
 def _log_uniform_compare():
@@ -155,12 +216,15 @@ def _log_uniform_compare():
 
     def compare(got, want):
         if got["n"] != want["n"]:
-            return Verdict(False, f"{got['n']} samples, expected {want['n']}")
+            why = f"{got['n']} samples, expected n = {want['n']}"
+            return Verdict(False, why, why)
         if not got["in_range"]:
-            return Verdict(False, "some samples fall outside [low, high]")
-        if not got.get("distinct", False):
-            return Verdict(False, "the samples repeat: a grid is not a random search")
-        return shares(got["decade_shares"], want["decade_shares"])
+            return Verdict(False, *["some samples fall outside [low, high]"] * 2)
+        if not got["distinct"]:
+            return Verdict(False, *["the samples repeat: a grid is not a random search"] * 2)
+        verdict = shares(got["decade_shares"], want["decade_shares"])
+        return verdict if verdict.ok else Verdict(False, "the shares of samples per decade differ: " + verdict.why,
+                                                  "the shares of samples per decade differ")
 
     compare.description = "n samples in range, about as many in every decade (± 0.06)"
     return compare
@@ -181,6 +245,7 @@ EXERCISES = (
         compare=_folds_compare(),
         arguments=_groups_arguments,
         observe=_folds_observe,
+        answer=FOLDS,
         hints=(
             when(lambda got, want, case: got["n_folds"] == want["n_folds"] and got["every_sample_once"]
                  and got["groups_split"] > 0,
@@ -189,9 +254,10 @@ EXERCISES = (
             when(lambda got, want, case: got["n_folds"] == want["n_folds"] and not got["every_sample_once"],
                  "the test folds must partition the samples: every index in exactly one fold (did you return "
                  "the training indices, or group ids instead of sample indices?)"),
-            when(lambda got, want, case: got["n_folds"] == want["n_folds"] and got["groups_per_fold_spread"] > 1
-                 and not got["groups_split"],
-                 "deal the groups out evenly: fold f gets the groups number f, f + n_splits, f + 2·n_splits, …"),
+            when(lambda got, want, case: got["n_folds"] == want["n_folds"] and got["every_sample_once"]
+                 and not got["groups_split"] and not got["balanced"],
+                 "deal the groups out evenly: fold f gets the groups number f, f + n_splits, f + 2·n_splits, … "
+                 "(or give each group, largest first, to the fold with the fewest samples, as GroupKFold does)"),
         ),
     ),
     Exercise(
@@ -200,9 +266,10 @@ EXERCISES = (
         points=3,
         cases=({"seed": 0, "n": 120, "noise": 0.35, "ks": [1, 3, 9, 27], "outer": 4, "inner": 3},
                {"seed": 1, "n": 90, "noise": 0.5, "ks": [1, 5, 15], "outer": 3, "inner": 3}),
-        compare=close(rtol=1e-9),
+        compare=close(rtol=1e-6),  # a mean of accuracies: float noise only, distinct answers differ by > 1e-3
         arguments=_cv_arguments,
-        observe=lambda result, kwargs: float(result),
+        observe=lambda result, kwargs: as_float(result, "one number: the mean outer-fold accuracy"),
+        answer="one number: the mean outer-fold accuracy",
         hints=(
             like(lambda want, case: _nested_like(case, "best cv score"),
                  "that is the best cross-validation score over the ks: choosing k by a score and reporting "
@@ -219,9 +286,10 @@ EXERCISES = (
         points=2,
         cases=({"seed": 0, "n": 10, "shift": 1.5}, {"seed": 1, "n": 8, "shift": 0.0},
                {"seed": 2, "n": 12, "shift": 4.0}),
-        compare=close(rtol=1e-12),
+        compare=fraction(lambda case: 2 ** case["n"]),  # a count of sign patterns over 2^n
         arguments=_paired_arguments,
-        observe=lambda result, kwargs: float(result),
+        observe=lambda result, kwargs: as_float(result, "one number: the p-value"),
+        answer="one number: the p-value",
         hints=(
             like(lambda want, case: _sign_flip_p(case, one_sided=True),
                  "that is a one-sided test: count the sign patterns whose |mean| reaches |observed mean| "
@@ -238,7 +306,8 @@ EXERCISES = (
         cases=({"seed": 0, "m": 20, "planted": 3, "alpha": 0.05}, {"seed": 1, "m": 5, "planted": 2, "alpha": 0.01}),
         compare=exact(),
         arguments=_pvalues_arguments,
-        observe=lambda result, kwargs: [bool(v) for v in np.asarray(result).ravel()],
+        observe=_flags_observe,
+        answer=FLAGS,
         hints=(
             like(lambda want, case: _significant(case, lambda alpha, m: alpha),
                  "no correction: with m comparisons, test each p-value against alpha / m"),
@@ -253,12 +322,12 @@ EXERCISES = (
         cases=({"low": 1e-5, "high": 1e-1, "n": 2000, "seed": 0}, {"low": 1e-3, "high": 1e3, "n": 3000, "seed": 1}),
         compare=_log_uniform_compare(),
         observe=_log_uniform_observe,
+        answer=SAMPLES,
         hints=(
-            when(lambda got, want, case: got.get("decade_shares") is not None and close(rtol=0, atol=0.06)(
-                got["decade_shares"], _linear_shares(case)).ok,
+            when(lambda got, want, case: close(rtol=0, atol=0.06)(got["decade_shares"], _linear_shares(case)).ok,
                  "uniform on the linear scale: nearly all samples land in the top decade. Draw the EXPONENT "
                  "uniformly: 10 ** rng.uniform(log10(low), log10(high), n)"),
-            when(lambda got, want, case: got["n"] == want["n"] and got.get("distinct") is False,
+            when(lambda got, want, case: got["n"] == want["n"] and got["in_range"] and not got["distinct"],
                  "a grid (np.logspace) is not a random search: draw the exponents at random"),
             when(lambda got, want, case: got["n"] == want["n"] and not got["in_range"],
                  "some samples are outside [low, high]: did you mix log10 with np.exp (or log with 10 **)?"),

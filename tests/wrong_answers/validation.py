@@ -3,7 +3,7 @@
 import itertools
 
 import numpy as np
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.neighbors import KNeighborsClassifier
 
 
@@ -52,10 +52,18 @@ WRONG = {
         (_plain_kfold, "a plain k-fold over samples"),
         (_train_indices, "the test folds must partition the samples"),
         (_uneven, "deal the groups out evenly"),
+        (lambda groups, n_splits: [np.isin(groups, np.unique(groups)[f::n_splits]) for f in range(n_splits)],
+         "these are boolean masks"),
+        (lambda groups, n_splits: list(GroupKFold(n_splits).split(groups, groups=groups)), "each fold is a pair"),
+        (lambda groups, n_splits: (np.flatnonzero(np.isin(groups, np.unique(groups)[f::n_splits]))
+                                   for f in range(n_splits)), "a generator"),
+        (lambda groups, k: [np.flatnonzero(np.isin(groups, np.unique(groups)[f::k])) for f in range(k)],
+         "keep the template's parameter names"),
     ],
     "val.nested_cv": [
         (_best_cv_score, "that is the best cross-validation score"),
         (_tuned_on_test, "picked by its score on the outer TEST fold"),
+        (lambda X, y, ks, outer, inner: [0.8] * outer, "expected one number: the mean outer-fold accuracy"),
     ],
     "val.permutation_p": [
         (_sign_flip(one_sided=True), "one-sided test"),
@@ -64,6 +72,7 @@ WRONG = {
     "val.bonferroni": [
         (lambda p_values, alpha: p_values < alpha, "no correction"),
         (lambda p_values, alpha: p_values < alpha * len(p_values), "not alpha times m"),
+        (lambda p_values, alpha: np.flatnonzero(p_values < alpha / len(p_values)), "expected one boolean per p-value"),
     ],
     "val.log_uniform": [
         (lambda low, high, n, seed: np.random.default_rng(seed).uniform(low, high, n), "uniform on the linear scale"),
