@@ -15,10 +15,24 @@ import numpy as np
 from .compare import close
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, as_array, as_float, describe, to_plain
 
 
 def _arrays(value) -> list:
     return np.asarray(value, dtype=np.float64).tolist()
+
+
+def _matrix(value, what: str, shape: tuple[int, ...] | None = None) -> list:
+    """A learner's array (list, array, tensor, sparse matrix, DataFrame) as nested lists; ``shape`` only
+    where the check computes with it (elsewhere the validation step compares shapes, after the hints)."""
+    if hasattr(value, "toarray"):  # a scipy sparse matrix, as OneHotEncoder returns by default
+        value = value.toarray()
+    if isinstance(value, (str, dict)) or (np.ndim(value) == 0 and not hasattr(value, "__len__")):
+        raise AnswerError(f"expected {what}, got {describe(to_plain(value))}")
+    array = as_array(value)
+    if shape is not None and array.shape != shape:
+        raise AnswerError(f"expected {what} of shape {shape}, got {describe(to_plain(value))}")
+    return array.tolist()
 
 
 # -- norm.standardize ----------------------------------------------------------------------------------
@@ -33,7 +47,16 @@ def _split_arguments(case: dict) -> dict:
     return {"X_train": X[:case["n_train"]], "X_test": X[case["n_train"]:]}
 
 
-def _standardized(case: dict, stats_from: str = "train", ddof: int = 0, divide_by_variance: bool = False) -> list:
+PAIR = "a pair (train_scaled, test_scaled) of arrays shaped like X_train and X_test"
+
+
+def _pair_observe(result, kwargs) -> dict:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise AnswerError(f"expected {PAIR}, got {describe(to_plain(result))}")
+    return {"train": _matrix(result[0], "train_scaled, an array"), "test": _matrix(result[1], "test_scaled, an array")}
+
+
+def _standardized(case: dict, stats_from: str = "train", ddof: int = 0, divide_by_variance: bool = False) -> dict:
     a = _split_arguments(case)
     train, test = a["X_train"], a["X_test"]
 
@@ -44,14 +67,14 @@ def _standardized(case: dict, stats_from: str = "train", ddof: int = 0, divide_b
 
     if stats_from == "all":
         both = np.vstack([train, test])
-        return [_arrays(scale(train, both)), _arrays(scale(test, both))]
+        return {"train": _arrays(scale(train, both)), "test": _arrays(scale(test, both))}
     if stats_from == "own":
-        return [_arrays(scale(train, train)), _arrays(scale(test, test))]
-    return [_arrays(scale(train, train)), _arrays(scale(test, train))]
+        return {"train": _arrays(scale(train, train)), "test": _arrays(scale(test, test))}
+    return {"train": _arrays(scale(train, train)), "test": _arrays(scale(test, train))}
 
 
 def _has_nan(got, want, case) -> bool:
-    return any(bool(np.isnan(np.asarray(part, dtype=float)).any()) for part in got)
+    return any(bool(np.isnan(np.asarray(part, dtype=float)).any()) for part in got.values())
 
 
 # -- norm.whitening ------------------------------------------------------------------------------------
@@ -64,7 +87,8 @@ def _correlated_arguments(case: dict) -> dict:
 
 def _whitened_covariance(result, kwargs) -> list:
     X = np.asarray(kwargs["X"], dtype=np.float64)
-    W = np.asarray(result, dtype=np.float64)
+    d = X.shape[1]
+    W = np.asarray(_matrix(result, "W, a d × d array", (d, d)))
     return _arrays(np.cov((X - X.mean(axis=0)) @ W, rowvar=False))
 
 
@@ -141,6 +165,10 @@ def _contrast_like(case: dict, slip: str) -> float:
     return float((d.max() - d.min()) / d.min())
 
 
+POLAR = "an (n, 2) array: columns r and θ"
+ONE_HOT = "an (n, k) array of 0s and 1s, one column per distinct category"
+CONTRAST = "one number: (d_max - d_min) / d_min"
+
 EXERCISES = (
     Exercise(
         id="norm.standardize",
@@ -150,7 +178,9 @@ EXERCISES = (
                {"seed": 1, "d": 3, "n_train": 30, "n_test": 10, "shift": 0.5, "constant": True}),
         compare=close(rtol=1e-7, atol=1e-9),
         arguments=_split_arguments,
-        observe=lambda result, kwargs: [_arrays(result[0]), _arrays(result[1])],
+        observe=_pair_observe,
+        answer=PAIR,
+        parts=("train", "test"),
         hints=(
             like(lambda want, case: _standardized(case, stats_from="all"),
                  "the mean and std were computed on the training AND test data: the test set leaks into the "
@@ -174,6 +204,7 @@ EXERCISES = (
         compare=close(rtol=0, atol=5e-3),  # the identity, whether the covariance divides by n or n - 1
         arguments=_correlated_arguments,
         observe=_whitened_covariance,
+        answer="the whitening matrix W, a d × d array",
         hints=(
             like(lambda want, case: _whitening_like(case, "rotation only"), rtol=1e-6,
                  says="you rotated onto the principal axes (the covariance is diagonal now) but did not "
@@ -191,9 +222,10 @@ EXERCISES = (
         title="Polar coordinates",
         points=1,
         cases=({"seed": 0, "n": 12}, {"seed": 1, "n": 30}),
-        compare=close(rtol=1e-9, atol=1e-12),
+        compare=close(rtol=1e-6, atol=1e-9),
         arguments=_points_arguments,
-        observe=lambda result, kwargs: _arrays(result),
+        observe=lambda result, kwargs: _matrix(result, POLAR),
+        answer=POLAR,
         hints=(
             like(lambda want, case: _polar_like(case, "atan"),
                  "arctan(y / x) cannot tell opposite quadrants apart (and fails at x = 0): use np.arctan2(y, x)"),
@@ -211,7 +243,8 @@ EXERCISES = (
                {"seed": 1, "n": 15, "categories": ["small", "medium", "large", "huge"]}),
         compare=close(rtol=0),
         arguments=_categories_arguments,
-        observe=lambda result, kwargs: np.asarray(result, dtype=np.float64).tolist(),
+        observe=lambda result, kwargs: _matrix(result, ONE_HOT),
+        answer=ONE_HOT,
         hints=(
             like(lambda want, case: _one_hot_like(case, "ordinal"),
                  "those are ordinal codes (one integer per category): they invent an order and distances "
@@ -226,9 +259,10 @@ EXERCISES = (
         title="Relative contrast of distances (the curse of dimensionality)",
         points=1,
         cases=({"seed": 0, "n": 200, "d": 2}, {"seed": 1, "n": 200, "d": 100}),
-        compare=close(rtol=1e-9),
+        compare=close(rtol=1e-4),  # in 1-D, d_min is tiny and its float32 rounding shows; the slips differ by far more
         arguments=_cloud_arguments,
-        observe=lambda result, kwargs: float(result),
+        observe=lambda result, kwargs: as_float(result, CONTRAST),
+        answer=CONTRAST,
         hints=(
             like(lambda want, case: _contrast_like(case, "squared"),
                  "those are squared distances: take the Euclidean distance (the square root)"),

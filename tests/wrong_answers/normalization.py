@@ -26,7 +26,7 @@ def _whitening(how):
     def whitening(X):
         values, vectors = np.linalg.eigh(np.cov(X, rowvar=False))
         return {"rotation": vectors, "eigenvalues": vectors / values,
-                "transposed": (vectors / np.sqrt(values)).T}[how]
+                "transposed": (vectors / np.sqrt(values)).T, "right": vectors / np.sqrt(values)}[how]
     return whitening
 
 
@@ -61,24 +61,32 @@ WRONG = {
         (_standardize(ddof=1), "the sample std (ddof=1)"),
         (_standardize(variance=True), "divided by the variance"),
         (_standardize(guard=False), "a constant feature has std 0"),
+        (lambda X_train, X_test: np.vstack(_standardize()(X_train, X_test)),
+         "expected a pair (train_scaled, test_scaled)"),
     ],
     "norm.whitening": [
         (_whitening("rotation"), "did not rescale them"),
         (_whitening("eigenvalues"), "SQUARE ROOT of the eigenvalues"),
         (_whitening("transposed"), "the matrix is transposed"),
+        (lambda X: (X - X.mean(axis=0)) @ _whitening("right")(X), "expected W, a d × d array of shape"),
     ],
     "norm.polar": [
         (_polar("atan"), "np.arctan2"),
         (_polar("degrees"), "radians"),
         (_polar("swapped"), "the columns are swapped"),
         (_polar("squared"), "the squared radius"),
+        (lambda X: (np.hypot(X[:, 0], X[:, 1]), np.arctan2(X[:, 1], X[:, 0])), "expected an (n, 2) array"),
     ],
     "norm.one_hot": [
         (_one_hot("ordinal"), "ordinal codes"),
         (_one_hot("appearance"), "order of first appearance"),
+        (lambda values: (row for row in _one_hot("right")(values)), "a generator"),
     ],
     "norm.relative_contrast": [
-        (lambda X, query: (lambda d: (d.max() - d.min()) / d.min())(((X - query) ** 2).sum(axis=1)), "squared distances"),
+        (lambda X, query: (lambda d: (d.max() - d.min()) / d.min())(((X - query) ** 2).sum(axis=1)),
+         "squared distances"),
         (lambda X, query: (lambda d: d.max() / d.min())(np.linalg.norm(X - query, axis=1)), "d_max / d_min"),
+        (lambda X, query: np.linalg.norm(X - query, axis=1), "expected one number: (d_max - d_min) / d_min"),
+        (lambda points, query: 1.0, "keep the template's parameter names"),
     ],
 }
