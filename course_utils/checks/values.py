@@ -330,17 +330,18 @@ def kind(plain: Any) -> str:
 
 
 def shape_of(plain: Any) -> tuple[int, ...] | None:
-    """The shape of a numeric plain value (``()`` for a number), or None when it is not a regular array.
+    """The shape of a numeric plain value (``()`` for a number or a boolean: a list of booleans is a boolean
+    array), or None when it is not a regular array.
 
-    >>> shape_of([[1, 2], [3, 4]]), shape_of(3.0), shape_of([1, "a"])
-    ((2, 2), (), None)
+    >>> shape_of([[1, 2], [3, 4]]), shape_of(3.0), shape_of([1, "a"]), shape_of([True, False])
+    ((2, 2), (), None, (2,))
     """
     if isinstance(plain, dict) and ARRAY in plain:
         shape = plain.get("shape")
         return tuple(shape) if isinstance(shape, list) else None
-    if isinstance(plain, bool) or plain is None:
+    if plain is None:
         return None
-    if isinstance(plain, (int, float)):
+    if isinstance(plain, (int, float)):  # bool included
         return ()
     if isinstance(plain, list):
         inner = [shape_of(item) for item in plain]
