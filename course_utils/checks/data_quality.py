@@ -11,13 +11,15 @@ to recognise them; the reference answers come from the solution notebook.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import numpy as np
 
-from .compare import close, exact
+from .compare import close, exact, fraction
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, describe, kind, to_plain
 
 PROBLEMS = ("ok", "wrong shape", "not finite", "out of range", "constant")
 
@@ -33,18 +35,56 @@ def _distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.sqrt(((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=-1))
 
 
+PAIRS = "a list of pairs (i, j) with i < j, sorted"
+INDICES = "a sorted list of row indices"
+LABELS = "a list with one label per image"
+
+
+def _sequence(result, what: str):
+    """The learner's list (or array, tensor, tuple) to iterate over; a sentence for anything else."""
+    plain = to_plain(result) if not isinstance(result, np.ndarray) and not hasattr(result, "detach") else []
+    if kind(plain) not in ("sequence",) or isinstance(result, (str, dict)):
+        raise AnswerError(f"expected {what}, got {describe(plain)}")
+    return result.tolist() if hasattr(result, "tolist") else list(result)
+
+
 def _pair_list(result, kwargs) -> list[list[int]]:
     """What is compared: the pairs as a list of [i, j] lists of Python ints, in the learner's order."""
-    return [[int(i), int(j)] for i, j in result]
+    pairs = _sequence(result, PAIRS)
+    if any(np.ndim(pair) != 1 or len(pair) != 2 for pair in pairs):
+        raise AnswerError(f"expected {PAIRS}: each item must be one pair (i, j)")
+    return [[int(i), int(j)] for i, j in pairs]
 
 
 def _index_list(result, kwargs) -> list:
     """Indices as Python ints (a nested list stays nested, so that the hint can say so)."""
-    return [[int(i) for i in item] if np.ndim(item) else int(item) for item in result]
+    return [[int(i) for i in item] if np.ndim(item) else int(item) for item in _sequence(result, INDICES)]
 
 
 def _labels(result, kwargs) -> list[str]:
-    return [str(item) for item in result]
+    labels = _sequence(result, LABELS)
+    if not all(isinstance(item, str) for item in labels):
+        raise AnswerError(f"expected {LABELS}: texts such as 'ok' or 'constant'")
+    return [str(item) for item in labels]
+
+
+def _overlap_compare():
+    """``leaked`` exactly, the fractions and accuracies as fractions k/n of the test set."""
+    indices = exact()
+
+    def compare(got, want, case):
+        if isinstance(want, list):
+            return indices(got, want)
+        return fraction(_test_size(json.dumps(case, sort_keys=True)))(got, want, case)
+
+    compare.uses_case = True
+    compare.description = "leaked exactly, fractions of the test set"
+    return compare
+
+
+@lru_cache(maxsize=16)
+def _test_size(case_json: str) -> int:
+    return len(_overlap_arguments(json.loads(case_json))["X_test"])
 
 
 def _pairs(got) -> np.ndarray:
@@ -226,8 +266,6 @@ def _issues_wrong(case: dict, mistake: str) -> np.ndarray:
         return probs.argmax(axis=1) != labels
     if mistake == "fixed 0.5":
         thresholds = np.full(classes, 0.5)
-    elif mistake == "all samples":
-        thresholds = probs.mean(axis=0)
     else:
         thresholds = np.array([probs[labels == j, j].mean() for j in range(classes)])
     confident = probs >= thresholds
@@ -239,6 +277,10 @@ def _issues_wrong(case: dict, mistake: str) -> np.ndarray:
         return others.any(axis=1)
     guess = np.where(confident, probs, -np.inf).argmax(axis=1)
     return confident.any(axis=1) & (guess != labels)
+
+
+def _is_mask(got) -> bool:
+    return isinstance(got, np.ndarray) and got.dtype == bool
 
 
 def _is_index_list(got, want) -> bool:
@@ -287,6 +329,7 @@ EXERCISES = (
         compare=exact(),
         arguments=_duplicates_arguments,
         observe=_pair_list,
+        answer=PAIRS,
         hints=(
             when(lambda got, want, case: bool(np.any(_pairs(got)[:, 0] == _pairs(got)[:, 1])),
                  "every sample is at distance 0 from itself: report only pairs (i, j) with i < j"),
@@ -308,8 +351,10 @@ EXERCISES = (
         points=2,
         cases=({"n": 60, "copies": 0.5, "test": 0.3, "threshold": 0.4, "seed": 0},
                {"n": 80, "copies": 0.3, "test": 0.4, "threshold": 0.4, "seed": 1}),
-        compare=close(rtol=1e-9, atol=1e-9),
+        compare=_overlap_compare(),
         arguments=_overlap_arguments,
+        answer="a dict with keys 'leaked', 'fraction', 'accuracy_all', 'accuracy_unseen'",
+        parts=("leaked", "fraction", "accuracy_all", "accuracy_unseen"),
         hints=(
             like(lambda want, case: _overlap_wrong(case, want, "train indices"),
                  "`leaked` lists training samples; it must list the *test* items (indices into X_test) that "
@@ -333,6 +378,7 @@ EXERCISES = (
         compare=exact(),
         arguments=_conflict_arguments,
         observe=_index_list,
+        answer=INDICES,
         hints=(
             like(lambda want, case: _conflict_wrong(case, "all duplicates"),
                  "you listed every duplicated row; keep only the groups of identical rows whose labels disagree"),
@@ -351,6 +397,7 @@ EXERCISES = (
                {"n": 150, "classes": 5, "n_folds": 5, "noise": 0.2, "seed": 1}),
         compare=close(rtol=0, atol=1e-4),
         arguments=_oof_arguments,
+        answer="an array of shape (n_samples, n_classes): each sample's out-of-fold probabilities",
         hints=(
             like(lambda want, case: _oof_wrong(case, "in-sample"),
                  "these are in-sample probabilities: the model was trained on the very labels it is asked "
@@ -371,16 +418,15 @@ EXERCISES = (
                {"n": 120, "classes": 3, "strength": 1.0, "noise": 0.15, "seed": 2}),
         compare=exact(),
         arguments=_issues_arguments,
+        answer="a boolean array of shape (n,): True for the label issues",
         hints=(
             like(lambda want, case: _issues_wrong(case, "argmax"),
                  "your mask is exactly 'the most probable class is not the label', which is what argmax, a "
                  "fixed threshold or thresholds averaged over all samples (about 1/C) give; confident learning "
                  "compares each class's probability with its own threshold t_j, the mean of p_j over the "
                  "samples labelled j"),
-            like(lambda want, case: _issues_wrong(case, "all samples"),
-                 "your thresholds average p_j over all samples; t_j is the mean of p_j over the samples "
-                 "*labelled* j"),
-            like(lambda want, case: _issues_wrong(case, "fixed 0.5"),
+            when(lambda got, want, case: _is_mask(got) and (got == _issues_wrong(case, "fixed 0.5")).all()
+                 and not (got == _issues_wrong(case, "argmax")).all(),
                  "a fixed threshold of 0.5 ignores how confident the model typically is about each class: "
                  "t_j = mean of p_j over the samples labelled j"),
             like(lambda want, case: _issues_wrong(case, "no confident class"),
@@ -403,6 +449,7 @@ EXERCISES = (
         compare=exact(),
         arguments=_samples_arguments,
         observe=_labels,
+        answer=LABELS,
         hints=(
             when(lambda got, want, case: isinstance(got, list) and any(g not in PROBLEMS for g in got),
                  "use exactly the labels 'ok', 'wrong shape', 'not finite', 'out of range' and 'constant'"),

@@ -1,0 +1,122 @@
+"""Correct implementations of lab 01's exercises, written another way than the reference solution."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import clone
+from sklearn.metrics import pairwise_distances
+from sklearn.model_selection import PredefinedSplit, cross_val_predict
+from sklearn.neighbors import NearestNeighbors
+
+
+def find_duplicates_loops(X, threshold):
+    """Two loops and math.dist; an (k, 2) array."""
+    pairs = [(i, j) for i in range(len(X)) for j in range(i + 1, len(X)) if math.dist(X[i], X[j]) <= threshold]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def find_duplicates_neighbors(X, threshold):
+    """scikit-learn's radius neighbours, pairs as tuples of NumPy ints."""
+    neighbours = NearestNeighbors(radius=threshold).fit(X).radius_neighbors(X, return_distance=False)
+    return sorted((np.int64(i), j) for i, row in enumerate(neighbours) for j in row if i < j)
+
+
+def find_duplicates_torch(X, threshold):
+    d = torch.cdist(torch.as_tensor(X), torch.as_tensor(X))
+    i, j = torch.nonzero(torch.triu(d <= threshold, diagonal=1), as_tuple=True)
+    return list(zip(i.tolist(), j.tolist()))
+
+
+def overlap_report_numpy(X_train, X_test, y_test, predicted, threshold):
+    """NumPy scalars and an index array, distances from scikit-learn."""
+    leaked = (pairwise_distances(X_test, X_train) <= threshold).any(axis=1)
+    correct = np.asarray(predicted) == np.asarray(y_test)
+    return {"leaked": np.flatnonzero(leaked), "fraction": leaked.mean(), "accuracy_all": correct.mean(),
+            "accuracy_unseen": correct[~leaked].mean()}
+
+
+def overlap_report_float32(X_train, X_test, y_test, predicted, threshold):
+    """Counts divided in float32 tensors; keys in another order."""
+    d = torch.cdist(torch.as_tensor(X_test), torch.as_tensor(X_train))
+    leaked = d.min(dim=1).values <= threshold
+    correct = torch.as_tensor(predicted) == torch.as_tensor(y_test)
+    n = torch.tensor(float(len(X_test)))
+    return {"accuracy_unseen": correct[~leaked].float().mean(), "accuracy_all": correct.sum() / n,
+            "fraction": leaked.sum() / n, "leaked": torch.nonzero(leaked)[:, 0].tolist()}
+
+
+def conflicting_labels_unique(X, y):
+    """np.unique over rows: the inverse index groups identical rows; an int64 array."""
+    _, group = np.unique(X, axis=0, return_inverse=True)
+    group = group.ravel()
+    labels_per_group = pd.Series(y).groupby(group).nunique()
+    conflicting = labels_per_group.index[labels_per_group > 1]
+    return np.flatnonzero(np.isin(group, conflicting))
+
+
+def conflicting_labels_pandas(X, y):
+    frame = pd.DataFrame(X)
+    key = frame.apply(lambda row: tuple(row), axis=1)
+    counts = pd.Series(y).groupby(key.values).transform("nunique")
+    return sorted(int(i) for i in np.flatnonzero(counts.to_numpy() > 1))
+
+
+def out_of_fold_cross_val_predict(make_model, X, y, folds):
+    """scikit-learn's cross_val_predict with the given folds."""
+    return cross_val_predict(make_model(), X, y, cv=PredefinedSplit(folds), method="predict_proba")
+
+
+def out_of_fold_clone(make_model, X, y, folds):
+    """One template model cloned per fold; rows filled by index, as a list of lists."""
+    template = make_model()
+    classes = np.unique(y)
+    probs = np.empty((len(y), len(classes)))
+    for fold in sorted(set(np.asarray(folds).tolist())):
+        test = np.flatnonzero(np.asarray(folds) == fold)
+        train = np.setdiff1d(np.arange(len(y)), test)
+        probs[test] = clone(template).fit(X[train], y[train]).predict_proba(X[test])
+    return probs.tolist()
+
+
+def label_issues_torch(labels, pred_probs):
+    """Thresholds by one-hot averaging, in tensors."""
+    p = torch.as_tensor(pred_probs)
+    one_hot = torch.nn.functional.one_hot(torch.as_tensor(labels), p.shape[1]).to(p.dtype)
+    thresholds = (one_hot * p).sum(dim=0) / one_hot.sum(dim=0)
+    confident = p >= thresholds
+    guess = torch.where(confident, p, torch.tensor(-1.0, dtype=p.dtype)).argmax(dim=1)
+    return confident.any(dim=1) & (guess != torch.as_tensor(labels))
+
+
+def label_issues_loop(labels, pred_probs):
+    """A loop over samples; a list of Python bools."""
+    labels = list(labels)
+    classes = pred_probs.shape[1]
+    thresholds = [np.mean([pred_probs[i, j] for i in range(len(labels)) if labels[i] == j]) for j in range(classes)]
+    issues = []
+    for i, label in enumerate(labels):
+        confident = [j for j in range(classes) if pred_probs[i, j] >= thresholds[j]]
+        guess = max(confident, key=lambda j: pred_probs[i, j]) if confident else None
+        issues.append(guess is not None and guess != label)
+    return issues
+
+
+def sample_problems_table(images, shape=(8, 8)):
+    """The checks as a table of (label, test) pairs, the first failing one wins; NumPy strings."""
+    tests = [("wrong shape", lambda a: a.shape != tuple(shape)),
+             ("not finite", lambda a: not np.all(np.isfinite(a))),
+             ("out of range", lambda a: np.any(a < 0) or np.any(a > 1)),
+             ("constant", lambda a: np.ptp(a) == 0)]
+    return np.array([next((name for name, test in tests if test(np.asarray(image))), "ok") for image in images])
+
+
+RIGHT = {
+    "data.find_duplicates": [find_duplicates_loops, find_duplicates_neighbors, find_duplicates_torch],
+    "data.overlap_report": [overlap_report_numpy, overlap_report_float32],
+    "data.conflicting_labels": [conflicting_labels_unique, conflicting_labels_pandas],
+    "data.out_of_fold_probs": [out_of_fold_cross_val_predict, out_of_fold_clone],
+    "data.label_issues": [label_issues_torch, label_issues_loop],
+    "data.sample_problems": [sample_problems_table],
+}
