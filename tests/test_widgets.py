@@ -91,7 +91,8 @@ def test_the_diagnosis_reads_saturation_first_then_stds_and_gradients():
     assert diagnose([1.0, 20.0]) == "exploding"
     assert diagnose([1.0, 0.5], gradient_ratio=1e-3) == "vanishing"
     assert diagnose([1.0, 0.05]) == "vanishing"
-    assert diagnose([1.0, 0.5], saturated=0.4, gradient_ratio=20) == "healthy"
+    assert diagnose([1.0, 0.5], saturated=0.4, gradient_ratio=5) == "healthy"
+    assert diagnose([1.0, 0.5], gradient_ratio=20) == "exploding" and diagnose([1.0, 0.5], gradient_ratio=0.05) == "vanishing"
 
 
 def test_explorer_reports_saturation_and_the_gradient_ratio():

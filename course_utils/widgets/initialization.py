@@ -72,7 +72,7 @@ def histograms(outputs: list[np.ndarray], bins: int = len(BINS) - 1) -> np.ndarr
 
 SATURATION = 0.5  # more than half of the units flat: "saturated"
 STD_RATIO = (0.1, 10.0)  # activation std, last layer / first layer: below -> vanishing, above -> exploding
-GRADIENT_RATIO = (0.01, 100.0)  # weight-gradient norm, first layer / last layer: the same two limits
+GRADIENT_RATIO = (0.1, 10.0)  # weight-gradient norm, first layer / last layer: the same two limits
 
 
 def saturation(outputs: list[np.ndarray], activation: str) -> float:
