@@ -467,6 +467,8 @@ def short_repr(value: Any, width: int = 80) -> str:
     ('0.123457', '0.85', '2.5')
     >>> short_repr({"losses": [1.0, 0.5], "val_accuracy": 0.7})
     '{losses: [1, 0.5], val_accuracy: 0.7}'
+    >>> short_repr({"losses": [1.05888, 0.745701, 0.702021, 0.573842, 0.51, 0.49], "val_accuracy": 0.283333})
+    '{losses: [1.05888, ... (6 items)], val_accuracy: 0.283333}'
     """
     if isinstance(value, Invalid):
         return value.description
@@ -488,9 +490,10 @@ def short_repr(value: Any, width: int = 80) -> str:
         return show_number(value)
     if isinstance(value, dict):
         parts, used = [], 2
+        share = max(20, width // max(1, len(value)))  # every key gets its share, so that each one shows
         for key, item in value.items():
-            part = f"{key}: {short_repr(item, width=max(20, width // 2))}"
-            if used + len(part) > width and parts:
+            part = f"{key}: {short_repr(item, width=max(12, share - len(str(key)) - 2))}"
+            if used + len(part) > width and parts and len(value) > 8:  # a few keys always all show
                 parts.append(f"... (+{len(value) - len(parts)} more)")
                 break
             parts.append(part)
@@ -502,8 +505,10 @@ def short_repr(value: Any, width: int = 80) -> str:
         else:
             items = [short_repr(v, width=max(20, width // 2)) for v in value]
         shown, used = [], 2
-        for item in items:
-            if used + len(item) > width and shown:
+        more = len(f", ... ({len(items)} items)")
+        for i, item in enumerate(items):
+            last = i == len(items) - 1
+            if used + len(item) + (0 if last else more) > width and shown:
                 shown.append(f"... ({len(items)} items)")
                 break
             shown.append(item)
