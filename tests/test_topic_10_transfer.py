@@ -111,3 +111,23 @@ def test_explorer_reads_the_table(explorer, n, strategy, accuracy, gain, best):
     assert result["best"] == best
     i = RESULTS["n_per_class"].index(n)
     assert result["runs"] == RESULTS["accuracy"][strategy][i]
+
+
+def test_explorer_reads_out_intervals_and_whether_differences_are_resolved():
+    rng = np.random.default_rng(0)
+    noise = lambda: rng.normal(0, 0.01, 5)  # noqa: E731
+    results = {"n_per_class": [2, 10],
+               "accuracy": {"scratch": [0.25 + noise(), 0.30 + noise()],
+                            "features + LR": [0.48 + noise(), 0.62 + noise()],
+                            "fine-tune": [0.47 + noise(), 0.63 + noise()]}}
+    explorer = transfer_explorer(results).set(n_per_class=10, strategy="features + LR")
+    result = explorer.result
+    from course_utils.stats import mean_interval
+    expected = mean_interval(results["accuracy"]["features + LR"][1])
+    assert result["interval"] == pytest.approx(expected.half_width)
+    assert result["gain_resolved"] is True                     # 0.32 above scratch, noise 0.01
+    assert result["best"] == "fine-tune" and result["runner_up"] == "features + LR"
+    assert result["best_resolved"] is False                    # 0.01 apart, noise 0.01: not resolved
+    assert "not resolved against features + LR" in explorer.text.value
+    low, high = explorer.artists["band_low"], explorer.artists["band_high"]
+    assert low.get_ydata()[1] == pytest.approx(expected.low) and high.get_ydata()[1] == pytest.approx(expected.high)
