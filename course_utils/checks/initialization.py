@@ -201,6 +201,10 @@ def _diagnose_slip(**slip):
     return test
 
 
+def _either(*tests):
+    return lambda got, want, case: any(test(got, want, case) for test in tests)
+
+
 def _distinct(case: dict, wrong, right) -> bool:
     """Does the wrong formula give another std than the right one in some layer (by more than 10 %)?"""
     sizes = case["sizes"]
@@ -336,7 +340,9 @@ EXERCISES = (
         arguments=_network_measurements,
         answer="one of the labels 'vanishing', 'exploding', 'saturated', 'healthy'",
         hints=(
-            when(_diagnose_slip(use_saturation=False),
+            when(lambda got, want, case: want == "saturated" and _either(
+                _diagnose_slip(use_saturation=False), _diagnose_slip(use_saturation=False, use_gradients=False))(
+                got, want, case),
                  "more than half of the units are saturated (mean of saturation > 0.5): tanh and sigmoid are "
                  "flat there, so these units barely learn whatever the stds and gradient norms say. Check "
                  "the saturation first"),
