@@ -17,22 +17,15 @@ from torch import nn
 
 from conftest import full_marks, reference_answers
 from course_utils.checks import data_quality, initialization, losses, normalization, start, validation
-from course_utils.checks.engine import PASSED, attempt, case_key, grade
+from course_utils.checks.engine import PASSED, case_key
 from course_utils.checks.registry import EXERCISES as REGISTRY
+from test_alternatives import PYTHON_INTERNALS, graded, learner_texts
 from wrong_answers.initialization import _diagnose_stds_only
 from wrong_answers.losses import _epoch
 
 LABS = (start, data_quality, normalization, initialization, losses, validation)
 OUR_EXERCISES = [exercise for lab in LABS for exercise in lab.EXERCISES]
 ANSWERS = reference_answers()
-PYTHON_INTERNALS = re.compile(r"\b\w+(Error|Exception)\b|Traceback|\bat 0x[0-9a-f]+|<\w+ object")
-
-
-def graded(exercise_id, function):
-    exercise, entries = REGISTRY[exercise_id], ANSWERS[exercise_id]
-    answers = {case_key(e["case"]): e["value"] for e in entries}
-    return grade(exercise, [(e["case"], e["hidden"], attempt(exercise, function, e["case"])) for e in entries],
-                 answers)
 
 
 def messages(result) -> list[str]:
@@ -46,8 +39,7 @@ def assert_zero_with(exercise_id, function, sentence, *, public_only=False):
     points = result.public_points if public_only else result.points
     assert points == 0 and result.points < result.max_points, (result.points, messages(result))
     assert all(sentence in message for message in messages(result)), messages(result)
-    texts = [result.message] + [text for case in result.cases for text in (case.message, case.got, case.want)]
-    assert not [text for text in texts if PYTHON_INTERNALS.search(text)]
+    assert not [text for text in learner_texts(result) if PYTHON_INTERNALS.search(text)]
     return result
 
 
