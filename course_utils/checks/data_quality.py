@@ -41,10 +41,20 @@ LABELS = "a list with one label per image"
 
 
 def _sequence(result, what: str):
-    """The learner's list (or array, tensor, tuple) to iterate over; a sentence for anything else."""
+    """The learner's list (or array, tensor, tuple, set) to iterate over; a sentence for anything else.
+
+    >>> _sequence({3, 1, 2}, INDICES), _sequence(np.array([[0, 1]]), PAIRS)
+    ([1, 2, 3], [[0, 1]])
+    >>> _sequence((x for x in [1]), INDICES)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course_utils.checks.values.AnswerError: expected a sorted list of row indices, got a generator ...
+    """
     plain = to_plain(result) if not isinstance(result, np.ndarray) and not hasattr(result, "detach") else []
     if kind(plain) not in ("sequence",) or isinstance(result, (str, dict)):
         raise AnswerError(f"expected {what}, got {describe(plain)}")
+    if isinstance(result, (set, frozenset)):  # no order of its own: the sorted one
+        return sorted(result)
     return result.tolist() if hasattr(result, "tolist") else list(result)
 
 

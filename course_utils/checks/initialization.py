@@ -180,7 +180,15 @@ def _measure(model, case: dict) -> dict:
 
 def _diagnosis(stds, saturation, grad_norms, *, use_saturation=True, use_gradients=True,
                swapped=False) -> str:
-    """The lab's rule (a mistaken version of it with the keyword flags)."""
+    """The lab's rule (a mistaken version of it with the keyword flags).
+
+    >>> _diagnosis([0.99, 0.98], saturation=[0.9, 0.85], grad_norms=[5e4, 1.0])  # tanh, sigma = 1
+    'saturated'
+    >>> _diagnosis([0.04, 0.02], saturation=[0.0, 0.0], grad_norms=[1e-14, 0.3])  # sigmoid, sigma = 0.01
+    'vanishing'
+    >>> _diagnosis([0.04, 0.02], saturation=[0.0, 0.0], grad_norms=[1e-14, 0.3], use_gradients=False)
+    'healthy'
+    """
     if use_saturation and sum(saturation) / len(saturation) > SATURATED_SHARE:
         return "saturated"
     signal = stds[-1] / stds[0]

@@ -141,7 +141,11 @@ def _gaps(case: dict) -> dict[str, float]:
 
 
 def _diagnose_like(gaps: dict[str, float], tolerance: float | None = 0.02) -> str:
-    """The diagnosis from a (possibly mistaken) table of gaps; ``tolerance=None`` never says 'good'."""
+    """The diagnosis from a (possibly mistaken) table of gaps; ``tolerance=None`` never says 'good'.
+
+    >>> _diagnose_like({"high bias": 0.005, "high variance": 0.015}), _diagnose_like({"high bias": 0.03})
+    ('good', 'high bias')
+    """
     name, gap = max(gaps.items(), key=lambda item: item[1])
     return name if tolerance is None or gap > tolerance else "good"
 

@@ -72,7 +72,14 @@ def _indices(fold) -> np.ndarray:
 def _balanced(folds: list[np.ndarray], groups: np.ndarray) -> bool:
     """Balanced one way or the other: the folds' numbers of groups differ by at most 1 (groups dealt out
     evenly), or their numbers of samples by at most the largest group's size (what scikit-learn's
-    GroupKFold guarantees by giving each group, largest first, to the fold with the fewest samples)."""
+    GroupKFold guarantees by giving each group, largest first, to the fold with the fewest samples).
+
+    >>> groups = np.array([0] * 10 + [1, 2, 3])
+    >>> _balanced([np.arange(10), np.arange(10, 13)], groups)  # 10 vs 3 samples: within one group's 10
+    True
+    >>> _balanced([np.arange(12), np.array([12])], groups)  # 3 groups vs 1, 12 samples vs 1
+    False
+    """
     if not folds:
         return False
     group_counts = [np.unique(groups[fold]).size for fold in folds]

@@ -63,6 +63,15 @@ def conflicting_labels_pandas(X, y):
     return sorted(int(i) for i in np.flatnonzero(counts.to_numpy() > 1))
 
 
+def conflicting_labels_set(X, y):
+    """A set of indices (no order of its own), from a dict of label sets keyed by the row's bytes."""
+    labels, rows = {}, {}
+    for index, row in enumerate(X):
+        labels.setdefault(row.tobytes(), set()).add(int(y[index]))
+        rows.setdefault(row.tobytes(), []).append(index)
+    return {index for key, members in rows.items() if len(labels[key]) > 1 for index in members}
+
+
 def out_of_fold_cross_val_predict(make_model, X, y, folds):
     """scikit-learn's cross_val_predict with the given folds."""
     return cross_val_predict(make_model(), X, y, cv=PredefinedSplit(folds), method="predict_proba")
@@ -115,7 +124,7 @@ def sample_problems_table(images, shape=(8, 8)):
 RIGHT = {
     "data.find_duplicates": [find_duplicates_loops, find_duplicates_neighbors, find_duplicates_torch],
     "data.overlap_report": [overlap_report_numpy, overlap_report_float32],
-    "data.conflicting_labels": [conflicting_labels_unique, conflicting_labels_pandas],
+    "data.conflicting_labels": [conflicting_labels_unique, conflicting_labels_pandas, conflicting_labels_set],
     "data.out_of_fold_probs": [out_of_fold_cross_val_predict, out_of_fold_clone],
     "data.label_issues": [label_issues_torch, label_issues_loop],
     "data.sample_problems": [sample_problems_table],
