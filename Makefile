@@ -1,44 +1,53 @@
 # Two commands on a fresh machine:  make lab   and   make test
 # Both create .venv with the system Python if it is missing and install the course into it
-# (editable, with the tested versions in constraints.txt). Nothing is reinstalled until
-# pyproject.toml or constraints.txt change.
+# (editable, with the tested versions in constraints.txt): `make lab` what a learner needs (the
+# package's core and JupyterLab), `make test` everything (instructor and developer tools too).
+# Nothing is reinstalled until pyproject.toml or constraints.txt change; `make test` after
+# `make lab` adds what is missing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+LEARNER := $(VENV)/.installed-lab     # core + lab extras
+EVERYTHING := $(VENV)/.installed-dev  # + instructor and dev extras
 # Extra pip options, e.g. PIP_OPTIONS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
 PIP_OPTIONS ?=
 
 .PHONY: lab test release release-check run bench constraints clean
 
-$(STAMP): pyproject.toml constraints.txt
+define install  # $(call install,EXTRAS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTIONS) -c constraints.txt -e '.[dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTIONS) -c constraints.txt -e '.[$(1)]'
+endef
 
-lab: $(STAMP)  ## open JupyterLab on notebooks/00_start_here.ipynb
+$(LEARNER): pyproject.toml constraints.txt
+	$(call install,lab)
+	@touch $@
+
+$(EVERYTHING): pyproject.toml constraints.txt
+	$(call install,dev)
+	@touch $@ $(LEARNER)
+
+lab: $(LEARNER)  ## open JupyterLab on notebooks/00_start_here.ipynb
 	$(BIN)/course lab
 
-test: $(STAMP)  ## the whole test suite
+test: $(EVERYTHING)  ## the whole test suite
 	$(BIN)/python -m pytest
 
-release: $(STAMP)  ## regenerate exercises/ and the reference answers from solutions/
+release: $(EVERYTHING)  ## regenerate exercises/ and the reference answers from solutions/
 	$(BIN)/course release
 
-release-check: $(STAMP)
+release-check: $(EVERYTHING)
 	$(BIN)/course release --check
 
-run: $(STAMP)  ## execute every lesson and solution headless, with a timing table
+run: $(LEARNER)  ## execute every lesson and solution headless, with a timing table
 	$(BIN)/course run
 
-bench: $(STAMP)  ## benchmarks (tables on the terminal)
+bench: $(EVERYTHING)  ## benchmarks (tables on the terminal)
 	$(BIN)/python bench/notebooks.py
 
-constraints: $(STAMP)
-	@{ echo "# Tested versions: \`make lab\` and \`make test\` install exactly these (pip -c constraints.txt)."; \
-	   echo "# Regenerate after changing dependencies: make constraints"; \
-	   $(BIN)/python -m pip freeze --exclude-editable | grep -v '^training-deep-networks'; } > constraints.txt
+constraints: $(EVERYTHING)  ## re-pin the tested versions (see the head of constraints.txt)
+	$(BIN)/python scripts/constraints.py > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache
