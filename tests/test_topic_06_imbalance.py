@@ -1,11 +1,8 @@
-"""Topic 06, class imbalance: the threshold explorer, its confusion counts against scikit-learn, and the
-SMOTE check's geometry (a correct SMOTE passes whatever its random draws, a wrong one does not)."""
+"""Topic 06, class imbalance: the threshold explorer and its confusion counts against scikit-learn. (The
+lab's SMOTE check is tested in tests/test_checks_labs_06_11.py.)"""
 
-import numpy as np
-import pytest
 from sklearn.metrics import confusion_matrix
 
-from course_utils.checks.imbalance import _minority_arguments, _smote_observe
 from course_utils.widgets.imbalance import confusion_at, curves, demo_scores, threshold_explorer
 
 
@@ -34,25 +31,3 @@ def test_explorer_moves_the_operating_point():
     assert explorer.state == "threshold=0.05"
     # the smallest step of the slider is always visible, even when no score lies in between
     assert explorer.set(threshold=0.51).image.value != explorer.set(threshold=0.5).image.value
-
-
-def _smote(X, n_new, k, rng, per_feature=False):
-    distances = np.linalg.norm(X[:, None] - X[None], axis=2)
-    np.fill_diagonal(distances, np.inf)
-    neighbours = np.argsort(distances, axis=1)[:, :k]
-    base = rng.integers(0, len(X), n_new)
-    partner = neighbours[base, rng.integers(0, k, n_new)]
-    gap = rng.random((n_new, X.shape[1] if per_feature else 1))
-    return X[base] + gap * (X[partner] - X[base])
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_smote_check_accepts_any_correct_draw_and_rejects_boxes(seed):
-    case = {"seed": 0, "n": 15, "d": 3, "n_new": 40, "k": 4}
-    kwargs = _minority_arguments(case)
-    rng = np.random.default_rng(100 + seed)  # another RNG than the reference's
-    good = _smote_observe(_smote(kwargs["X_minority"], 40, 4, rng), kwargs)
-    assert good == {"shape": [40, 3], "on_neighbour_segments": True, "on_minority_segments": True,
-                    "copies_of_originals": False}
-    boxed = _smote_observe(_smote(kwargs["X_minority"], 40, 4, rng, per_feature=True), kwargs)
-    assert boxed["on_minority_segments"] is False

@@ -1,11 +1,11 @@
 """Topic 11, feature space, error analysis & robustness: the snapshot trainer, the PCA helper, the
-feature-space explorer, the lesson's poisoning claims, and the lab's references written differently."""
+feature-space explorer and the lesson's poisoning claims. (The lab's correct answers written differently are in
+tests/alternatives/features.py.)"""
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import full_marks
 from course_utils.checks.features import TRIGGER
 from course_utils.data import load_digits, set_seed
 from course_utils.train import evaluate, fit, mlp
@@ -222,62 +222,3 @@ def test_a_three_percent_backdoor_keeps_clean_accuracy_and_the_first_layer_finds
         return np.isin(zeros[np.argsort(scores)[::-1][:45]], rows).mean() * 45 / 30
 
     assert recall(1) >= 0.85 and recall(1) > recall(2) + 0.2
-
-
-# -- the lab: correct answers written another way get full marks ---------------------------------------------
-
-
-def _features_by_hand(model, X):
-    layers = list(model)[:-1]
-    h = torch.as_tensor(X)
-    with torch.no_grad():
-        for layer in layers:
-            h = h if isinstance(layer, torch.nn.Dropout) else layer(h)
-    return h
-
-
-def _shares_with_loops(y_true, y_pred, categories):
-    table = {}
-    wrong = [c for t, p, c in zip(y_true, y_pred, categories) if t != p]
-    for c in wrong:
-        table.setdefault(c, {"count": 0, "share": 0.0})["count"] += 1
-    for row in table.values():
-        row["share"] = row["count"] / len(wrong)
-    return table
-
-
-def _trigger_by_rows(X, y, indices, target):
-    X_new, y_new = np.array(X, dtype=np.float32), np.array(y)
-    for i in indices:
-        for pixel in TRIGGER:
-            X_new[i, pixel] = 1
-        y_new[i] = target
-    return X_new, y_new
-
-
-def _asr_with_torch(model, X, y, target):
-    images = torch.as_tensor(X).clone()
-    labels = torch.as_tensor(y)
-    with torch.no_grad():
-        clean = (model(images).argmax(1) == labels).double().mean().item()
-        images[:, list(TRIGGER)] = 1.0
-        hits = model(images).argmax(1) == target
-    return {"clean_accuracy": clean, "attack_success_rate": hits[labels != target].double().mean().item()}
-
-
-def _spectral_by_eigh(features):
-    centred = np.asarray(features, dtype=np.float32) - np.asarray(features, dtype=np.float32).mean(axis=0)
-    values, vectors = np.linalg.eigh(np.cov(centred.T))
-    return (centred @ vectors[:, -1]) ** 2
-
-
-@pytest.mark.parametrize("exercise_id, function", [
-    ("feat.penultimate_features", _features_by_hand),
-    ("feat.error_shares", _shares_with_loops),
-    ("feat.add_trigger", _trigger_by_rows),
-    ("feat.attack_success_rate", _asr_with_torch),
-    ("feat.spectral_scores", _spectral_by_eigh),
-])
-def test_differently_written_correct_answers_get_full_marks(exercise_id, function):
-    ok, messages = full_marks(exercise_id, function)
-    assert ok, messages

@@ -3,10 +3,12 @@
 Ids: ``imb.metrics``, ``imb.class_weights``, ``imb.threshold_for_recall``, ``imb.stratified_split``,
 ``imb.smote``.
 
-Cases are counts, seeds and sizes; ``arguments`` builds the arrays. A SMOTE is random, so it is judged
-by what every correct SMOTE satisfies (each new point lies on a segment from a minority sample to one
-of its k nearest minority neighbours, none is a copy), not by its samples. The hint rules compute
-typical *wrong* answers; the reference answers come from the solution notebook.
+Cases are counts, seeds and sizes; ``arguments`` builds the arrays. Two exercises are random, so they
+are judged by what every correct answer satisfies, not by its draws: a stratified split by its class
+counts (each within 1 of test_fraction x count, however it was rounded), a SMOTE by where its points lie
+(on a segment from a minority sample to one of its k nearest minority neighbours, never a copy), how
+their interpolation factors spread over (0, 1) and how many minority samples they use. The hint rules
+compute typical *wrong* answers; the reference answers come from the solution notebook.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import numpy as np
 
 from .compare import Verdict, close
 from .engine import Exercise
-from .hints import like, when
+from .hints import distinct, like, when
+from .values import AnswerError, as_array, describe, to_plain
+
+METRICS = ("precision", "recall", "specificity", "f1", "accuracy")
 
 
 # -- imb.metrics ---------------------------------------------------------------------------------------
@@ -37,12 +42,8 @@ def _metrics_like(case: dict, swap=False, specificity_as_recall=False, arithmeti
             "f1": f1, "accuracy": _ratio(tp + tn, tp + fp + fn + tn)}
 
 
-def _metrics_observe(result, kwargs) -> dict:
-    return {name: float(result[name]) for name in ("precision", "recall", "specificity", "f1", "accuracy")}
-
-
 def _has_nan(got, want, case) -> bool:
-    return any(isinstance(v, float) and math.isnan(v) for v in got.values())
+    return any(np.isnan(np.asarray(value, dtype=float)).any() for value in got.values())
 
 
 # -- imb.class_weights ---------------------------------------------------------------------------------
@@ -56,12 +57,6 @@ def _labels_arguments(case: dict) -> dict:
 
 def _counts(case: dict) -> np.ndarray:
     return np.bincount(_labels_arguments(case)["y"], minlength=len(case["p"])).astype(float)
-
-
-def _vector(result, kwargs) -> list[float]:
-    if hasattr(result, "detach"):
-        result = result.detach().cpu().numpy()
-    return np.asarray(result, dtype=np.float64).ravel().tolist()
 
 
 # -- imb.threshold_for_recall --------------------------------------------------------------------------
@@ -88,42 +83,95 @@ def _recall_at(case: dict, threshold: float) -> float:
 
 # -- imb.stratified_split ------------------------------------------------------------------------------
 
+SPLIT_ANSWER = "the indices of the test samples (one integer array)"
+
+
 def _split_arguments(case: dict) -> dict:
     a = _labels_arguments(case)
     return {"y": a["y"], "test_fraction": case["test_fraction"], "seed": case["seed"]}
 
 
+def _class_sizes(case: dict) -> np.ndarray:
+    return np.bincount(_split_arguments(case)["y"])
+
+
 def _split_observe(result, kwargs) -> dict:
-    index = np.asarray(result).ravel()
+    """The class counts of the test indices, whether they are distinct, and whether they look like
+    positions *within* each class (0, 1, 2, ... of the class's own samples) rather than indices of y."""
+    if isinstance(result, (tuple, list)) and len(result) == 2 and all(np.ndim(part) == 1 for part in result):
+        raise AnswerError(f"expected {SPLIT_ANSWER}, got a pair of arrays: return only the test indices, "
+                          "not (train, test)")
+    if _is_mask(result):
+        raise AnswerError("return the indices of the test samples (np.flatnonzero of a mask), not a boolean mask")
+    index = as_array(result)
+    if index.ndim != 1:
+        raise AnswerError(f"expected {SPLIT_ANSWER}, got {describe(to_plain(result))}")
     y = np.asarray(kwargs["y"])
-    if index.dtype == bool:
-        raise TypeError("return the indices of the test samples (np.flatnonzero of a mask), not a boolean mask")
-    index = index.astype(int)
-    return {"size": int(index.size), "distinct": bool(np.unique(index).size == index.size),
-            "per_class": np.bincount(y[index], minlength=int(y.max()) + 1).tolist()}
+    if not np.all(np.isfinite(index)) or not np.all(index == np.round(index)):
+        raise AnswerError("indices are whole numbers: some of yours are not")
+    index = index.astype(np.int64)
+    if index.size and (index.min() < 0 or index.max() >= len(y)):
+        raise AnswerError(f"some of your indices are not positions of y (they must lie in 0 ... {len(y) - 1})")
+    sizes = np.bincount(y)
+    values, multiplicity = np.unique(index, return_counts=True)
+    per_class = np.bincount(y[index], minlength=len(sizes))
+    classes_longer = (sizes[None, :] > values[:, None]).sum(axis=1)  # classes that have a position `value`
+    wrong = multiplicity.max(initial=1) > 1 or np.any(np.abs(per_class - kwargs["test_fraction"] * sizes) >= 1)
+    positions = bool(index.size and wrong and index.max() < sizes.max() and np.all(multiplicity <= classes_longer))
+    return {"distinct": bool(multiplicity.max(initial=1) == 1), "per_class": per_class.tolist(),
+            "within_class_positions": positions}
+
+
+def _is_mask(result) -> bool:
+    plain = to_plain(result)
+    if isinstance(plain, dict):
+        return plain.get("dtype") == "bool"
+    return isinstance(plain, list) and bool(plain) and all(isinstance(v, bool) for v in plain)
+
+
+def _counts_off(got: dict, case: dict, fraction: float) -> list[int]:
+    """The classes whose count is not within 1 of ``fraction`` x the class size."""
+    target = fraction * _class_sizes(case)
+    return [c for c, (g, t) in enumerate(zip(got["per_class"], target)) if abs(g - t) >= 1]
 
 
 def _split_compare():
-    """Sizes exact, no repeated index, each class's count within 1 of the reference's."""
-    within_one = close(rtol=0, atol=1.0)
+    """Distinct indices; each class's test count within 1 of test_fraction x its size (any rounding)."""
 
-    def compare(got, want):
-        if got["size"] != want["size"]:
-            return Verdict(False, f"{got['size']} test indices, expected {want['size']}")
+    def compare(got, want, case):
         if not got["distinct"]:
-            return Verdict(False, "some test indices are repeated")
-        return within_one(got["per_class"], want["per_class"])
+            return Verdict(False, "some test indices are repeated", "some test indices are repeated")
+        off = _counts_off(got, case, case["test_fraction"])
+        if not off:
+            return Verdict(True)
+        c = off[0]
+        size = int(_class_sizes(case)[c])
+        target = case["test_fraction"] * size
+        why = (f"class {c}: {got['per_class'][c]} test samples, expected test_fraction x {size} = {target:g} "
+               f"rounded ({math.floor(target)} or {math.ceil(target)})")
+        return Verdict(False, why, "the number of test samples of some class is not test_fraction x its size")
 
-    compare.description = "same size, distinct, class counts within 1"
+    compare.uses_case = True
+    compare.description = "distinct indices, each class's count within 1 of test_fraction x its size"
     return compare
 
 
-def _random_split_counts(got, want, case) -> bool:
-    return (got["size"] == want["size"] and got["distinct"]
-            and max(abs(g - w) for g, w in zip(got["per_class"], want["per_class"])) > 1)
+def _training_indices(got, want, case) -> bool:
+    return (got["distinct"] and not got["within_class_positions"]
+            and not _counts_off(got, case, 1 - case["test_fraction"]))
+
+
+def _drifting_counts(got, want, case) -> bool:
+    target = case["test_fraction"] * _class_sizes(case)
+    return (got["distinct"] and not got["within_class_positions"]
+            and bool(_counts_off(got, case, case["test_fraction"]))
+            and abs(sum(got["per_class"]) - target.sum()) <= len(target) and not _training_indices(got, want, case))
 
 
 # -- imb.smote -----------------------------------------------------------------------------------------
+
+SMOTE_ANSWER = "an array of shape (n_new, d): the new samples only"
+
 
 def _minority_arguments(case: dict) -> dict:
     rng = np.random.default_rng(case["seed"])
@@ -138,39 +186,73 @@ def _neighbours(X: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(distances, axis=1)[:, :k]
 
 
-def _on_segments(new: np.ndarray, X: np.ndarray, pairs: list[tuple[int, int]], tol: float = 1e-6) -> np.ndarray:
-    """For each new point, does it lie on one of the segments X[i] -> X[j] of ``pairs``?"""
+def _segment_fit(new: np.ndarray, X: np.ndarray, pairs: list[tuple[int, int]], tol: float = 1e-6):
+    """For each new point: the index of the first segment X[i] -> X[j] of ``pairs`` it lies on (-1: none)
+    and its interpolation factor along that segment."""
     a = np.array([X[i] for i, _ in pairs])
-    b = np.array([X[j] for _, j in pairs])
-    direction = b - a  # (pairs, d)
+    direction = np.array([X[j] for _, j in pairs]) - a  # (pairs, d)
     length2 = (direction ** 2).sum(axis=1)
     offset = new[:, None, :] - a[None, :, :]  # (new, pairs, d)
     gap = (offset * direction[None]).sum(axis=2) / length2[None]
     residual = np.linalg.norm(offset - gap[..., None] * direction[None], axis=2)
     scale = 1 + np.linalg.norm(X, axis=1).max()
-    return ((residual < tol * scale) & (gap >= -tol) & (gap <= 1 + tol)).any(axis=1)
+    on = (residual < tol * scale) & (gap >= -tol) & (gap <= 1 + tol)
+    first = np.where(on.any(axis=1), on.argmax(axis=1), -1)
+    return first, gap[np.arange(len(new)), np.maximum(first, 0)]
 
 
 def _smote_observe(result, kwargs) -> dict:
+    """Where the new points lie: on which segments, at which factors, using how many minority samples."""
     X = np.asarray(kwargs["X_minority"], dtype=np.float64)
-    new = np.asarray(result.detach().cpu().numpy() if hasattr(result, "detach") else result, dtype=np.float64)
-    observed = {"shape": list(new.shape)}
-    if new.ndim != 2 or new.shape[1] != X.shape[1] or len(new) == 0:
-        return observed
-    neighbours = _neighbours(X, kwargs["k"])
-    knn_pairs = [(i, int(j)) for i in range(len(X)) for j in neighbours[i]]
-    all_pairs = [(i, j) for i in range(len(X)) for j in range(len(X)) if i != j]
-    copies = (np.linalg.norm(new[:, None, :] - X[None, :, :], axis=2) < 1e-9).any(axis=1)
-    observed.update({
-        "on_neighbour_segments": bool(_on_segments(new, X, knn_pairs).all()),
-        "on_minority_segments": bool(_on_segments(new, X, all_pairs).all()),
-        "copies_of_originals": bool(copies.mean() > 0.02),
-    })
-    return observed
+    n, d, k, n_new = len(X), X.shape[1], kwargs["k"], kwargs["n_new"]
+    new = as_array(result)
+    if new.ndim != 2 or new.shape[1] != d or len(new) == 0:
+        raise AnswerError(f"expected {SMOTE_ANSWER}, got {describe(to_plain(result))}")
+    if not np.all(np.isfinite(new)):
+        raise AnswerError("some new samples contain NaN or infinite values")
+    neighbours = _neighbours(X, k)
+    knn_pairs = [(i, int(j)) for i in range(n) for j in neighbours[i]]
+    all_pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+    on_knn, gap = _segment_fit(new, X, knn_pairs)
+    on_any, _ = _segment_fit(new, X, all_pairs)
+    copies = (np.linalg.norm(new[:, None, :] - X[None, :, :], axis=2) < 1e-9 * (1 + np.abs(X).max())).any(axis=1)
+    fitted = on_knn >= 0
+    factors = np.minimum(gap, 1 - gap)[fitted]  # distance to the nearer end, 0 .. 0.5: orientation-free
+    endpoints = {end for pair in on_knn[fitted] for end in knn_pairs[pair]}
+    return {"rows": int(len(new)),
+            "on_neighbour_segments": bool(fitted.all()),
+            "on_minority_segments": bool((on_any >= 0).all()),
+            "copies_of_originals": bool(copies.any()),
+            "factors_spread": bool(fitted.all() and np.ptp(factors) > 0.1),
+            "many_bases": bool(len(endpoints) >= max(k + 2, math.ceil(min(n, n_new) / 2)))}
 
 
-def _smote_says(key: str, value: bool):
-    return lambda got, want, case: got.get("shape") == want["shape"] and got.get(key) is value
+SMOTE_FACTS = {  # fact: (value a correct SMOTE has, what it means when it does not)
+    "on_minority_segments": (True, "some new points are not between two minority samples"),
+    "on_neighbour_segments": (True, "some new points are not between a minority sample and one of its k "
+                                    "nearest minority neighbours"),
+    "copies_of_originals": (False, "some new points are copies of minority samples"),
+    "factors_spread": (True, "the new points do not spread along their segments: every one sits at the same "
+                             "fraction of the way from its sample to the neighbour"),
+    "many_bases": (True, "the new points are built from only a few of the minority samples"),
+}
+
+
+def _smote_compare():
+    def compare(got, want, case):
+        if got["rows"] != case["n_new"]:
+            why = f"{got['rows']} new samples, expected n_new = {case['n_new']}"
+            return Verdict(False, why, why)
+        found = [says for fact, (good, says) in SMOTE_FACTS.items() if got[fact] != good]
+        return Verdict(not found, "; ".join(found), "; ".join(found))
+
+    compare.uses_case = True
+    compare.description = "n_new points on k-nearest-neighbour segments, spread, no copies"
+    return compare
+
+
+def _smote_is(**facts):
+    return lambda got, want, case: got["rows"] == case["n_new"] and all(got[k] == v for k, v in facts.items())
 
 
 EXERCISES = (
@@ -180,8 +262,9 @@ EXERCISES = (
         points=2,
         cases=({"tp": 8, "fp": 12, "fn": 2, "tn": 978}, {"tp": 40, "fp": 5, "fn": 10, "tn": 45},
                {"tp": 0, "fp": 0, "fn": 10, "tn": 990}),
-        compare=close(rtol=1e-9, atol=1e-12),
-        observe=_metrics_observe,
+        compare=close(rtol=1e-6, atol=1e-9),  # ratios of counts: float32 arithmetic passes, no slip does
+        answer="a dict with keys precision, recall, specificity, f1, accuracy (numbers)",
+        parts=METRICS,
         hints=(
             when(_has_nan, "a ratio with a zero denominator (no predicted positives, say) is defined as 0 "
                            "here, as scikit-learn's zero_division=0 does; you returned nan"),
@@ -199,10 +282,10 @@ EXERCISES = (
         title="Class weights from class frequencies ('balanced')",
         points=1,
         cases=({"seed": 0, "n": 1000, "p": [0.9, 0.1]}, {"seed": 1, "n": 600, "p": [0.5, 0.3, 0.15, 0.05]}),
-        compare=close(rtol=1e-9),
+        compare=close(rtol=1e-6),  # float32 tensors (for nn.CrossEntropyLoss) are compared at their precision
         arguments=_labels_arguments,
-        observe=_vector,
-        hints=(
+        answer="the n_classes weights, one per class (a list, an array or a tensor)",
+        hints=(*distinct((
             like(lambda want, case: (_counts(case) / _counts(case).sum()).tolist(),
                  "those are the class frequencies: the weights are their inverse, so that rare classes weigh more"),
             like(lambda want, case: (1 / _counts(case)).tolist(),
@@ -210,7 +293,10 @@ EXERCISES = (
                  "that a balanced dataset gets weight 1 for every class"),
             like(lambda want, case: ((1 / _counts(case)) / (1 / _counts(case)).sum()).tolist(),
                  "normalized to sum to 1: use n_samples / (n_classes * count), the 'balanced' convention "
-                 "of scikit-learn, which gives weight 1 to every class of a balanced dataset"),
+                 "of scikit-learn, which gives weight 1 to every class of a balanced dataset"))),
+            when(lambda got, want, case: isinstance(got, dict),
+                 "a dict {class: weight} is what scikit-learn's class_weight takes; nn.CrossEntropyLoss(weight=...) "
+                 "takes the weights in class order: return a list, an array or a tensor"),
         ),
     ),
     Exercise(
@@ -220,9 +306,10 @@ EXERCISES = (
         cases=({"seed": 0, "n": 2000, "positive_fraction": 0.05, "separation": 2.5, "target_recall": 0.9},
                {"seed": 1, "n": 500, "positive_fraction": 0.2, "separation": 1.5, "target_recall": 0.75},
                {"seed": 2, "n": 300, "positive_fraction": 0.1, "separation": 3.0, "target_recall": 1.0}),
+        # The answer is one of the given scores, an exact quantity: neighbouring scores can be 1e-7 apart.
         compare=close(rtol=1e-9),
         arguments=_scores_arguments,
-        observe=lambda result, kwargs: float(result),
+        answer="one number: the threshold (one of the scores)",
         hints=(
             like(lambda want, case: _recall_at(case, want),
                  "you returned the recall; return the threshold that reaches it"),
@@ -234,7 +321,8 @@ EXERCISES = (
                  "threshold, the better the precision"),
             when(lambda got, want, case: got > want and _recall_at(case, got) < case["target_recall"],
                  "at this threshold the recall is below the target: count the positives among the scores "
-                 ">= threshold, and keep ceil(target * n_positives) of them"),
+                 ">= threshold: you need the k highest positive scores, with k the smallest count such that "
+                 "k / n_positives >= target"),
         ),
     ),
     Exercise(
@@ -246,15 +334,18 @@ EXERCISES = (
         compare=_split_compare(),
         arguments=_split_arguments,
         observe=_split_observe,
+        answer=SPLIT_ANSWER,
         hints=(
-            when(_random_split_counts, "the class counts in your test set drift from the class proportions: "
-                                       "draw the test samples class by class (round(test_fraction * count) "
-                                       "of each class)"),
-            when(lambda got, want, case: got["size"] == sum(want["per_class"]) and not got["distinct"],
+            when(lambda got, want, case: got["within_class_positions"],
+                 "these look like positions WITHIN each class (0, 1, 2, ... of the class's own samples), not "
+                 "indices of y: map them back, np.flatnonzero(y == c)[positions]"),
+            when(lambda got, want, case: not got["distinct"] and not got["within_class_positions"],
                  "some indices are drawn twice: sample without replacement (rng.choice(..., replace=False) "
                  "or a permutation)"),
-            when(lambda got, want, case: got["size"] == len(_split_arguments(case)["y"]) - want["size"],
-                 "those are the training indices; return the test indices"),
+            when(_training_indices, "those are the training indices; return the test indices"),
+            when(_drifting_counts, "the class counts in your test set drift from the class proportions: "
+                                   "draw the test samples class by class (round(test_fraction * count) "
+                                   "of each class)"),
         ),
     ),
     Exercise(
@@ -262,22 +353,29 @@ EXERCISES = (
         title="SMOTE: synthetic minority samples",
         points=3,
         cases=({"seed": 0, "n": 20, "d": 2, "n_new": 40, "k": 5}, {"seed": 1, "n": 12, "d": 4, "n_new": 30, "k": 3}),
-        compare=close(rtol=0),
+        compare=_smote_compare(),
         arguments=_minority_arguments,
         observe=_smote_observe,
+        answer=SMOTE_ANSWER,
         hints=(
-            when(lambda got, want, case: got.get("shape") and got["shape"][0] == want["shape"][0] + case["n"],
+            when(lambda got, want, case: got["rows"] == case["n_new"] + case["n"],
                  "return only the n_new synthetic samples, not the originals stacked with them"),
-            when(_smote_says("copies_of_originals", True),
+            when(_smote_is(copies_of_originals=True, on_neighbour_segments=True),
                  "some new points are copies of minority samples: the nearest neighbour of a point is itself "
                  "(distance 0), so leave it out of its own k neighbours"),
-            when(lambda got, want, case: _smote_says("on_neighbour_segments", False)(got, want, case)
-                 and got.get("on_minority_segments") is True,
+            when(_smote_is(on_neighbour_segments=False, on_minority_segments=True),
                  "your points lie between two minority samples, but not between a sample and one of its k "
                  "NEAREST neighbours: pick the partner among the k nearest"),
-            when(_smote_says("on_minority_segments", False),
+            when(_smote_is(on_minority_segments=False),
                  "your points leave the segments between minority samples: use ONE random gap in [0, 1] per "
                  "new point, new = x + gap * (neighbour - x), not one gap per feature"),
+            when(_smote_is(on_neighbour_segments=True, copies_of_originals=False, factors_spread=False),
+                 "every new point sits at the same place on its segment (the midpoint, say): draw a fresh "
+                 "gap uniformly in [0, 1] for EACH new point, rng.random((n_new, 1))"),
+            when(_smote_is(on_neighbour_segments=True, copies_of_originals=False, factors_spread=True,
+                           many_bases=False),
+                 "your new points grow from one or two minority samples only: draw the base sample at random "
+                 "for each new point, rng.integers(0, n, size=n_new)"),
         ),
     ),
 )
