@@ -27,6 +27,48 @@ def _max_norm(how):
     return max_norm
 
 
+def _max_norm_rebinding(model, c):
+    """Computes the projection but only rebinds a local name: the model is unchanged."""
+    for layer in _linears(model):
+        w = layer.weight.detach()
+        w = w * torch.clamp(c / w.norm(dim=1, keepdim=True), max=1.0)  # noqa: F841
+    return model
+
+
+def _prox(how):
+    def l1_prox_(model, lam, lr):
+        t = lr * lam
+        with torch.no_grad():
+            for layer in _linears(model):
+                w = layer.weight
+                if how == "gradient step":
+                    w.sub_(t * torch.sign(w))
+                elif how == "threshold lam":
+                    w.copy_(torch.sign(w) * torch.clamp(w.abs() - lam, min=0))
+                elif how == "hard":
+                    w.mul_(w.abs() > t)
+                elif how == "bias too":
+                    w.copy_(torch.sign(w) * torch.clamp(w.abs() - t, min=0))
+                    b = layer.bias
+                    b.copy_(torch.sign(b) * torch.clamp(b.abs() - t, min=0))
+                elif how == "rebinding":
+                    w = torch.sign(w) * torch.clamp(w.abs() - t, min=0)  # noqa: F841
+        return model
+    return l1_prox_
+
+
+def _dropout_reseeded(x, p, training):
+    """Seeds inside the function: every call draws the same mask."""
+    if not training:
+        return x
+    torch.manual_seed(0)
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+
+
+def _dropout_library(x, p, training):
+    return torch.nn.functional.dropout(x, p, training)
+
+
 def _stopping(late=False, ties=False, last=False):
     def early_stopping(val_losses, patience):
         best, best_epoch, waited, stop = float("inf"), 0, 0, len(val_losses) - 1
@@ -82,17 +124,32 @@ WRONG = {
         (lambda model, lam: lam * sum((m.weight ** 2).sum() for m in _linears(model)), "that is the L2 penalty"),
         (lambda model, lam: sum(m.weight.abs().sum() for m in _linears(model)), "multiply the sum by the strength"),
         (lambda model, lam: lam * sum(m.weight.abs().mean() for m in _linears(model)), "a mean per layer"),
+        (lambda model, lam: (lam * sum(m.weight.abs().sum() for m in _linears(model))).item(),
+         "it carries no gradient"),
+        (lambda model, lam: [lam * m.weight.abs().sum() for m in _linears(model)],
+         "expected one number as a tensor"),
+    ],
+    "reg.l1_prox": [
+        (_prox("gradient step"), "none lands on 0"),
+        (_prox("threshold lam"), "not lam alone"),
+        (_prox("hard"), "shrinks every surviving weight"),
+        (_prox("bias too"), "the biases changed"),
+        (_prox("rebinding"), "the model you were given is unchanged"),
+        (lambda model, lam, lr: [torch.nn.functional.softshrink(m.weight.detach(), lr * lam) for m in _linears(model)],
+         "without `torch.nn.functional.softshrink`"),
     ],
     "reg.max_norm": [
         (_max_norm("columns"), "you normalized columns"),
         (_max_norm("every row"), "only rows ABOVE c"),
         (_max_norm("matrix"), "the norm of the whole matrix"),
         (_max_norm("bias too"), "the biases changed"),
+        (_max_norm_rebinding, "the model you were given is unchanged"),
     ],
     "reg.early_stopping": [
         (_stopping(late=True), "one epoch late"),
         (_stopping(ties=True), "use a strict <"),
         (_stopping(last=True), "not the last one"),
+        (lambda val_losses, patience: int(np.argmin(val_losses)), "expected a pair (best_epoch, stop_epoch)"),
     ],
     "reg.dropout": [
         (_dropout("no scale"), "the survivors are not rescaled"),
@@ -100,10 +157,16 @@ WRONG = {
         (_dropout("keep p"), "the probability to DROP"),
         (_dropout("always"), "dropout does nothing"),
         (_dropout("in place"), "changed in place"),
+        (_dropout_reseeded, "two calls dropped exactly the same units"),
+        (_dropout_library, "without `torch.nn.functional.dropout`"),
+        (lambda x, p, training: (x * (torch.rand_like(x) >= p) / (1 - p)).sum(dim=1),
+         "expected a tensor of the shape of x"),
     ],
     "reg.shift": [
         (_shift("roll"), "np.roll wraps"),
         (_shift("swapped"), "dx and dy are swapped"),
         (_shift("opposite"), "the wrong way"),
+        (lambda images, dx, dy: _shift("swapped")(images, dx, dy)[:, 1:],
+         "expected an array of shape (n, height, width)"),
     ],
 }

@@ -1,0 +1,129 @@
+"""Correct implementations of lab 07's exercises, written another way than the reference solution."""
+
+import numpy as np
+import scipy.ndimage
+import torch
+from torch import nn
+
+
+def _linears(model):
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+# -- reg.l1_penalty ----------------------------------------------------------------------------------------
+
+def l1_by_norms(model, lam):
+    return lam * torch.stack([torch.linalg.vector_norm(m.weight, ord=1) for m in _linears(model)]).sum()
+
+
+def l1_in_float64(model, lam):
+    """Summed in float64 (another rounding than the float32 reference), a 1-element tensor."""
+    total = torch.zeros(1, dtype=torch.float64)
+    for name, p in model.named_parameters():
+        if name.endswith("weight"):
+            total = total + p.double().abs().sum()
+    return lam * total
+
+
+# -- reg.l1_prox -------------------------------------------------------------------------------------------
+
+def prox_with_where(model, lam, lr):
+    t = lr * lam
+    with torch.no_grad():
+        for m in _linears(model):
+            w = m.weight
+            w[:] = torch.where(w.abs() <= t, torch.zeros_like(w), w - t * torch.sign(w))
+    return model
+
+
+def prox_through_numpy(model, lam, lr):
+    for m in _linears(model):
+        w = m.weight.detach().numpy().astype(np.float64)
+        shrunk = np.sign(w) * np.maximum(np.abs(w) - lr * lam, 0.0)
+        m.weight.data = torch.from_numpy(shrunk.astype(np.float32))
+    return model
+
+
+# -- reg.max_norm ----------------------------------------------------------------------------------------
+
+def max_norm_renorm(model, c):
+    """torch.renorm: the same projection, with its own 1e-7 guard in the scale."""
+    with torch.no_grad():
+        for m in _linears(model):
+            m.weight.copy_(torch.renorm(m.weight, p=2, dim=0, maxnorm=c))
+    return model
+
+
+def max_norm_row_by_row(model, c):
+    with torch.no_grad():
+        for m in _linears(model):
+            for row in m.weight:
+                norm = row.norm()
+                if norm > c:
+                    row.div_(norm / c)
+    return model
+
+
+# -- reg.early_stopping ----------------------------------------------------------------------------------
+
+def stopping_by_argmin(val_losses, patience):
+    """Scan with np.argmin over the losses seen so far; a list out."""
+    losses = np.asarray(val_losses)
+    for epoch in range(len(losses)):
+        best = int(np.argmin(losses[:epoch + 1]))  # the first minimum: a tie is no improvement
+        if epoch - best >= patience:
+            return [best, epoch]
+    return [int(np.argmin(losses)), len(losses) - 1]
+
+
+def stopping_numpy_ints(val_losses, patience):
+    best, best_epoch, since = np.inf, np.int64(0), 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best:
+            best, best_epoch, since = loss, np.int64(epoch), 0
+            continue
+        since += 1
+        if since == patience:
+            return np.array([best_epoch, epoch])
+    return np.array([best_epoch, len(val_losses) - 1])
+
+
+# -- reg.dropout ---------------------------------------------------------------------------------------
+
+def dropout_bernoulli(x, p, training):
+    if not training:
+        return x
+    return x * torch.bernoulli(torch.full_like(x, 1 - p)) / (1 - p)
+
+
+def dropout_with_generator(x, p, training, generator=torch.Generator().manual_seed(1)):
+    """One generator created once (not at every call): fresh masks, reproducible runs."""
+    if not training:
+        return x.clone()
+    keep = torch.rand(x.shape, generator=generator) > p
+    return torch.where(keep, x / (1 - p), torch.zeros_like(x))
+
+
+# -- reg.shift -----------------------------------------------------------------------------------------
+
+def shift_scipy(images, dx, dy):
+    return scipy.ndimage.shift(images, (0, dy, dx), order=0, mode="constant", cval=0.0)
+
+
+def shift_pad_and_crop(images, dx, dy):
+    """Pad by the largest shift, then crop the window that moved: a tensor out."""
+    t = torch.as_tensor(images)
+    h, w = t.shape[1:]
+    m = max(abs(dx), abs(dy))
+    padded = torch.nn.functional.pad(t, (m, m, m, m))
+    return padded[:, m - dy:m - dy + h, m - dx:m - dx + w]
+
+
+RIGHT = {
+    "reg.l1_penalty": [l1_by_norms, l1_in_float64],
+    "reg.l1_prox": [prox_with_where, prox_through_numpy],
+    "reg.max_norm": [max_norm_renorm, max_norm_row_by_row],
+    "reg.early_stopping": [stopping_by_argmin, stopping_numpy_ints],
+    "reg.dropout": [dropout_bernoulli, dropout_with_generator],
+    "reg.shift": [shift_scipy, shift_pad_and_crop],
+}
