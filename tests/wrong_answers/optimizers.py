@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import torch
 
 
 def _sgd(dampen_first=False, decay_after=False, no_decay=False, ignore_nesterov=False, textbook=False):
@@ -61,6 +62,21 @@ def _smooth(losses, beta=0.98, corrected=True):
     return np.array(out)
 
 
+def _sgd_with_torch_optim(p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    param = torch.tensor(p, requires_grad=True)
+    param.grad = torch.tensor(g)
+    torch.optim.SGD([param], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                    nesterov=nesterov).step()
+    return param.detach().numpy()
+
+
+def _adamw_no_state(p, g, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    """Keeps its moments in local variables: nothing survives to the next step."""
+    beta1, beta2 = betas
+    m, v = (1 - beta1) * g, (1 - beta2) * g * g
+    return p * (1 - lr * weight_decay) - lr * (m / (1 - beta1)) / (np.sqrt(v / (1 - beta2)) + eps)
+
+
 WRONG = {
     "opt.lr_limit": [
         (lambda hessian: 2 / np.linalg.eigvalsh(hessian).min(), "that is 2/λ_min"),
@@ -68,6 +84,7 @@ WRONG = {
         (lambda hessian: np.linalg.eigvalsh(hessian).max(), "that is λ_max itself"),
         (lambda hessian: 2 / np.diag(hessian).max(), "the diagonal of a rotated Hessian"),
         (lambda hessian: 2 / np.trace(hessian), "2 / trace"),
+        (lambda hessian: 2 / np.linalg.eigvalsh(hessian), "expected one number: the largest stable learning rate"),
     ],
     "opt.sgd_step": [
         (_sgd(dampen_first=True), "without dampening"),
@@ -75,6 +92,10 @@ WRONG = {
         (_sgd(no_decay=True), "the weight decay is missing"),
         (_sgd(ignore_nesterov=True), "with nesterov=True"),
         (_sgd(textbook=True), "that is the textbook form"),
+        (_sgd_with_torch_optim, "without `torch.optim.SGD`"),
+        (lambda p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False:
+         (_sgd()(p, g, state, lr, momentum, dampening, weight_decay, nesterov), state),
+         "expected the new p (an array of the shape of p)"),
     ],
     "opt.adamw_step": [
         (_adamw(coupled=True), "Adam with L2"),
@@ -82,17 +103,21 @@ WRONG = {
         (_adamw(decay_without_lr=True), "scaled by the learning rate"),
         (_adamw(no_correction=True), "the bias correction is missing"),
         (_adamw(eps_inside=True), "AFTER the square root"),
+        (_adamw_no_state, "state['exp_avg'] is missing after the step"),
     ],
     "opt.warmup_rsqrt": [
         (_rsqrt(from_zero=True), "off by one"),
         (_rsqrt(inverse=True), "inverse SQUARE ROOT"),
         (_rsqrt(no_warmup=True), "the warm-up is missing"),
         (_rsqrt(one_more=True), "return exactly `steps`"),
+        (lambda steps, warmup_steps, base_lr: (base_lr * min((t + 1) / warmup_steps, math.sqrt(warmup_steps / (t + 1)))
+                                               for t in range(steps)), "got a generator"),
     ],
     "opt.range_test_lr": [
         (lambda lrs, losses, beta=0.98: lrs[np.argmin(losses)] / 10, "raw, noisy losses"),
         (lambda lrs, losses, beta=0.98: lrs[np.argmin(_smooth(losses, beta, corrected=False))] / 10,
          "the bias correction"),
         (lambda lrs, losses, beta=0.98: lrs[np.argmin(_smooth(losses, beta))], "already too large"),
+        (lambda lrs, losses, beta=0.98: lrs / 10, "expected one number: a learning rate"),
     ],
 }
