@@ -5,6 +5,11 @@ Ids: ``pinn.cosine_coefficients``, ``pinn.series_solution``, ``pinn.periodic_fea
 
 The cases name test functions, seeds and sizes; ``arguments`` builds the arrays, tensors and
 models from them. The hints recompute typical wrong answers from the same inputs.
+
+Values are not enough where training differentiates through the answer: the periodic features are
+differentiated with respect to x, and the residual's mean square is back-propagated into the model's
+weights and the gradient of every weight compared (a u_xx computed without ``create_graph=True`` has the
+right values and no gradient through the diffusion term).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from .compare import close
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, as_array, describe, to_plain
 
 # -- Fourier coefficients and the series solution ----------------------------------------------
 
@@ -88,13 +94,27 @@ def _features_are(got, values) -> bool:
     return close(rtol=1e-5, atol=1e-8)(got["values"], values).ok
 
 
+FEATURES_ANSWER = "a tensor of shape (N, 2 * n_harmonics)"
+
+
 def _features_observe(result, kwargs) -> dict:
-    """The feature values, and whether autograd can differentiate through them."""
+    """The feature values, and their derivative with respect to x by autograd (zeros when autograd cannot
+    reach x from them: NumPy, .detach(), a new tensor)."""
     import torch
 
-    if isinstance(result, torch.Tensor):
-        return {"values": result.detach().double().numpy(), "differentiable": bool(result.requires_grad)}
-    return {"values": np.asarray(result, dtype=float), "differentiable": False}
+    x = kwargs["x"]
+    try:
+        values = as_array(result)
+    except AnswerError:
+        raise AnswerError(f"expected {FEATURES_ANSWER}, got {describe(to_plain(result))}") from None
+    derivative = np.zeros(len(x))
+    reaches = False
+    if isinstance(result, torch.Tensor) and result.requires_grad and result.dim() == 2:
+        weights = torch.linspace(1.0, 2.0, result.shape[1], dtype=result.dtype)  # columns must not cancel
+        (grad,) = torch.autograd.grad((result * weights).sum(), x, allow_unused=True)
+        if grad is not None:
+            derivative, reaches = grad.detach().double().numpy().reshape(-1), True
+    return {"values": values, "derivative": derivative, "differentiable": reaches}
 
 
 def _features_with(case: dict, factor: float = math.pi, order: str = "interleaved", first: int = 1) -> np.ndarray:
@@ -129,12 +149,30 @@ def _residual_arguments(case: dict) -> dict:
     return {"model": model, "xt": torch.cat([x, t], dim=1), "k": case["k"]}
 
 
-def _flat(result, kwargs):
+RESIDUAL_ANSWER = "a tensor of N values, shape (N,) or (N, 1)"
+
+
+def _residual_probe(function, kwargs) -> dict:
+    """The residual's values, and the gradient norm of every model parameter after back-propagating the
+    mean squared residual: what training does with it. A residual whose u_xx was computed without
+    ``create_graph=True`` has the right values but sends no gradient through the diffusion term."""
     import torch
 
-    if isinstance(result, torch.Tensor):
-        result = result.detach().double().numpy()
-    return np.asarray(result, dtype=float).reshape(-1)
+    model = kwargs["model"]
+    result = function(**kwargs)
+    n = len(kwargs["xt"])
+    try:
+        values = as_array(result)
+    except AnswerError:
+        values = None
+    if values is None or values.size != n or values.ndim > 2:
+        raise AnswerError(f"expected {RESIDUAL_ANSWER}, got {describe(to_plain(result))}")
+    norms = [0.0] * len(list(model.parameters()))
+    if isinstance(result, torch.Tensor) and result.requires_grad:
+        loss = (result.reshape(-1) ** 2).mean()
+        grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+        norms = [0.0 if g is None else float(g.detach().norm()) for g in grads]
+    return {"values": values.reshape(-1), "gradient_norms": norms}
 
 
 def _derivatives(case: dict) -> dict:
@@ -153,7 +191,13 @@ def _derivatives(case: dict) -> dict:
 
 
 def _wrong_residual(combine):
-    return lambda want, case: combine(_derivatives(case), case["k"])
+    """A rule: the residual's values are wrong, and equal ``combine(derivatives, k)``, a typical wrong one."""
+    return lambda got, want, case: (not _values_right(got, want) and close(rtol=1e-4, atol=1e-10)(
+        got["values"], combine(_derivatives(case), case["k"])).ok)
+
+
+def _values_right(got, want) -> bool:
+    return close(rtol=1e-5, atol=1e-8)(got["values"], want["values"]).ok
 
 
 def _initial_arguments(case: dict) -> dict:
@@ -170,17 +214,6 @@ def _initial_errors(case: dict, u0=lambda x: np.exp(-(x / 0.1) ** 2), swap: bool
     with torch.no_grad():
         u = model(torch.cat([zeros, x] if swap else [x, zeros], dim=1)).numpy().reshape(-1)
     return u - u0(x.numpy().reshape(-1))
-
-
-def _float(result, kwargs) -> float:
-    import torch
-
-    if isinstance(result, torch.Tensor):
-        result = result.detach()
-        if result.numel() != 1:
-            return result.double().numpy()
-        return float(result.item())
-    return float(result) if np.ndim(result) == 0 else np.asarray(result, dtype=float)
 
 
 # -- relative L2 ----------------------------------------------------------------------------------
@@ -225,6 +258,7 @@ EXERCISES = (
                {"function": "modes", "m": 64, "n_max": 6}),
         compare=close(rtol=1e-6, atol=1e-9),
         arguments=_coefficient_arguments,
+        answer="an array of the n_max + 1 coefficients a_0 ... a_{n_max}",
         hints=(
             when(lambda got, want, case: len(got) == len(want) - 1,
                  "return n_max + 1 values: a_0, a_1, ..., a_{n_max} (a_0 included)"),
@@ -254,6 +288,7 @@ EXERCISES = (
                {"a": [2.0, 0.0, 1.0], "nx": 5, "t": 0.0, "k": 1.0}),
         compare=close(rtol=1e-6, atol=1e-9),
         arguments=_series_arguments,
+        answer="an array of u(x, t), one value per x",
         hints=(
             like(lambda want, case: _series_with(case, constant=1.0),
                  "the constant term of the series is a_0/2, not a_0"),
@@ -276,10 +311,12 @@ EXERCISES = (
         compare=close(rtol=1e-5, atol=1e-8),
         arguments=_features_arguments,
         observe=_features_observe,
+        answer=FEATURES_ANSWER,
         hints=(
             when(lambda got, want, case: _features_are(got, want["values"]) and not got["differentiable"],
                  "the values are right but autograd cannot differentiate through them: use torch "
-                 "functions (torch.cos, torch.sin, torch.cat), not NumPy or .detach()"),
+                 "functions (torch.cos, torch.sin, torch.cat) on x itself, not NumPy, .detach() or a new "
+                 "tensor"),
             when(lambda got, want, case: case["n_harmonics"] > 1
                  and _features_are(got, _features_with(case, order="blocks")),
                  "columns in the wrong order: interleave them, cos(pi x), sin(pi x), cos(2 pi x), sin(2 pi x), ..."),
@@ -300,19 +337,27 @@ EXERCISES = (
                {"seed": 2, "n": 5, "width": 32, "k": 1.0}),
         compare=close(rtol=1e-5, atol=1e-8),
         arguments=_residual_arguments,
-        observe=_flat,
+        probe=_residual_probe,
+        answer=RESIDUAL_ANSWER,
         hints=(
-            like(_wrong_residual(lambda d, k: d["u_t"] + k * d["u_xx"]),
+            when(_wrong_residual(lambda d, k: d["u_t"] + k * d["u_xx"]),
                  "sign error: the heat equation is u_t - k u_xx = 0"),
-            like(_wrong_residual(lambda d, k: d["u_t"] - k * d["u_x"]),
+            when(_wrong_residual(lambda d, k: d["u_t"] - k * d["u_x"]),
                  "you used the first derivative u_x: differentiate u_x once more with respect to x "
                  "(create_graph=True the first time) to get u_xx"),
-            like(_wrong_residual(lambda d, k: d["u_t"] - d["u_xx"]),
+            when(_wrong_residual(lambda d, k: d["u_t"] - d["u_xx"]),
                  "the diffusivity k is missing: u_t - k u_xx"),
-            like(_wrong_residual(lambda d, k: d["u_x"] - k * d["u_tt"]),
+            when(_wrong_residual(lambda d, k: d["u_x"] - k * d["u_tt"]),
                  "x and t are swapped: column 0 of xt is x, column 1 is t"),
-            like(_wrong_residual(lambda d, k: d["u_t"]),
+            when(_wrong_residual(lambda d, k: d["u_t"]),
                  "you returned u_t alone: subtract k u_xx"),
+            when(lambda got, want, case: _values_right(got, want) and not any(got["gradient_norms"]),
+                 "the values are right but they carry no autograd graph (.detach(), .item() or NumPy): training "
+                 "back-propagates the residual into the weights, so return the tensor itself"),
+            when(lambda got, want, case: _values_right(got, want) and any(got["gradient_norms"]),
+                 "the values are right but training cannot learn from the k u_xx term: the second "
+                 "autograd.grad also needs create_graph=True, otherwise u_xx is a constant for the optimizer "
+                 "and the gradient of the loss misses the diffusion term"),
         ),
     ),
     Exercise(
@@ -323,7 +368,7 @@ EXERCISES = (
                {"seed": 3, "n": 200, "width": 8}),
         compare=close(rtol=1e-5, atol=1e-10),
         arguments=_initial_arguments,
-        observe=_float,
+        answer="one number: the mean over the N points (a float or a 0-d tensor)",
         hints=(
             like(lambda want, case: float(np.mean(_initial_errors(case, u0=lambda x: np.exp(-x ** 2 / 0.1)) ** 2)),
                  "u0(x) = exp(-(x/0.1)^2) = exp(-x^2/0.01): you divided x^2 by 0.1"),
@@ -347,6 +392,7 @@ EXERCISES = (
                {"seed": 2, "shape": [6, 9], "noise": 0.0, "offset": 0.05}),
         compare=close(rtol=1e-6, atol=1e-12),
         arguments=_l2_arguments,
+        answer="one number: the relative L2 error",
         hints=(
             like(_l2_wrong(lambda p, e: _norm(p - e) / _norm(p)),
                  "divide by the norm of the exact solution, not of the prediction"),

@@ -60,10 +60,27 @@ def _residual(model, xt, k, combine):
     xt = xt.clone().requires_grad_(True)
     u = model(xt)
     (grad,) = torch.autograd.grad(u.sum(), xt, create_graph=True)
-    (grad_x,) = torch.autograd.grad(grad[:, 0].sum(), xt, retain_graph=True)
-    (grad_t,) = torch.autograd.grad(grad[:, 1].sum(), xt)
+    (grad_x,) = torch.autograd.grad(grad[:, 0].sum(), xt, create_graph=True)
+    (grad_t,) = torch.autograd.grad(grad[:, 1].sum(), xt, create_graph=True)
     d = {"u_x": grad[:, 0], "u_t": grad[:, 1], "u_xx": grad_x[:, 0], "u_tt": grad_t[:, 1]}
-    return combine(d, k).detach()
+    return combine(d, k)  # one mistake at a time: the graph is kept
+
+
+def _residual_without_second_graph(model, xt, k):
+    """u_xx from autograd.grad without create_graph: right values, no gradient through k u_xx."""
+    xt = xt.clone().requires_grad_(True)
+    u = model(xt)
+    (grad,) = torch.autograd.grad(u.sum(), xt, create_graph=True)
+    (grad_x,) = torch.autograd.grad(grad[:, 0].sum(), xt, retain_graph=True)
+    return grad[:, 1] - k * grad_x[:, 0]
+
+
+def _residual_detached(model, xt, k):
+    xt = xt.clone().requires_grad_(True)
+    u = model(xt)
+    (grad,) = torch.autograd.grad(u.sum(), xt, create_graph=True)
+    (grad_x,) = torch.autograd.grad(grad[:, 0].sum(), xt, create_graph=True)
+    return (grad[:, 1] - k * grad_x[:, 0]).detach().numpy()
 
 
 # -- pinn.initial_loss ----------------------------------------------------------------------------
@@ -101,6 +118,7 @@ WRONG = {
         (lambda x, n_harmonics: _features(x, n_harmonics, factor=2 * math.pi), "period 1/n"),
         (lambda x, n_harmonics: _features(x, n_harmonics, factor=1.0), "multiply by pi"),
         (lambda x, n_harmonics: _features(x, n_harmonics, first=0), "start at n = 1"),
+        (lambda x, n_harmonics: _features_numpy(x, n_harmonics).requires_grad_(True), "autograd cannot differentiate"),
     ],
     "pinn.residual": [
         (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"] + k * d["u_xx"]), "sign error"),
@@ -108,6 +126,9 @@ WRONG = {
         (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"] - d["u_xx"]), "k is missing"),
         (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_x"] - k * d["u_tt"]), "swapped"),
         (lambda model, xt, k: _residual(model, xt, k, lambda d, k: d["u_t"]), "u_t alone"),
+        (_residual_without_second_graph, "training cannot learn from the k u_xx term"),
+        (_residual_detached, "they carry no autograd graph"),
+        (lambda model, xt, k: _residual_detached(model, xt, k)[:-1], "expected a tensor of N values"),
     ],
     "pinn.initial_loss": [
         (lambda model, x: _initial(model, x, u0=lambda x: torch.exp(-x ** 2 / 0.1)), "divided x^2 by 0.1"),
@@ -115,6 +136,8 @@ WRONG = {
         (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).sum()), "sum of the squared errors"),
         (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).mean().sqrt()), "no square root"),
         (lambda model, x: _initial(model, x, reduce=lambda e: e.abs().mean()), "mean absolute error"),
+        (lambda model, x: _initial(model, x, reduce=lambda e: e ** 2),
+         "expected one number: the mean over the N points"),
     ],
     "pinn.relative_l2": [
         (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact) / np.linalg.norm(u_pred), "not of the prediction"),
@@ -122,5 +145,7 @@ WRONG = {
         (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact), "absolute L2 error"),
         (lambda u_pred, u_exact: np.sqrt(np.mean((u_pred - u_exact) ** 2)), "root-mean-square error"),
         (lambda u_pred, u_exact: np.mean(np.abs(u_pred - u_exact) / np.abs(u_exact)), "pointwise relative errors"),
+        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact, axis=-1) / np.linalg.norm(u_exact, axis=-1),
+         "expected one number: the relative L2 error"),
     ],
 }
