@@ -2,15 +2,26 @@
 
 Ids: ``transfer.freeze_backbone``, ``transfer.param_groups``, ``transfer.extract_features``,
 ``transfer.probe_accuracy``, ``transfer.choose_strategy``.
+
+``transfer.choose_strategy`` decides from measured learning curves, as lesson 10 does: validation
+accuracy of each strategy against the number of samples per class, over several draws of the training
+samples (the same draws for every strategy, so differences are paired). Its cases are drawn from two
+scenarios (:data:`SCENARIOS`: a target task near the source task and a far one) with a seed; every case
+is far from the edge of the decision (tests/test_checks_labs_06_11.py checks that each paired t statistic
+is below 1.6 or above 4), so that any correct 95 % interval gives the same answer.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
-from .compare import close, exact, label
+from .compare import close, exact, fraction, label
 from .engine import Exercise
-from .hints import like, when
+from .hints import distinct, like, when
+from .values import AnswerError, as_array, describe, to_plain
 
 
 def _model(case: dict):
@@ -53,15 +64,24 @@ def _group_arguments(case: dict) -> dict:
     return {"model": _model(case), "backbone_lr": case["backbone_lr"], "head_lr": case["head_lr"]}
 
 
+GROUPS_ANSWER = 'a list of two dicts {"params": [...], "lr": ...}'
+
+
 def _learning_rates(result, kwargs) -> dict:
-    """{parameter name: [learning rate of every group that lists it]} (a group without "lr" -> None)."""
+    """{parameter name: [learning rate of every group that lists it]} (a group without "lr": -1, the
+    optimizer's default, which this exercise never wants)."""
+    if isinstance(result, dict) or not isinstance(result, (list, tuple)) or \
+            not all(isinstance(group, dict) and "params" in group for group in result):
+        raise AnswerError(f"expected {GROUPS_ANSWER}, got {describe(to_plain(result))}")
     names = {id(p): name for name, p in kwargs["model"].named_parameters()}
     rates: dict[str, list] = {}
     for group in result:
         params = group["params"]
         params = [params] if hasattr(params, "data") else list(params)
         for p in params:
-            rates.setdefault(names.get(id(p), "<not a parameter of the model>"), []).append(group.get("lr"))
+            lr = group.get("lr", -1.0)
+            rates.setdefault(names.get(id(p), "a tensor that is not a parameter of the model"), []).append(
+                float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else -1.0)
     return dict(sorted(rates.items()))
 
 
@@ -84,11 +104,15 @@ def _feature_arguments(case: dict) -> dict:
     return {"model": model, "X": x}
 
 
+FEATURES_ANSWER = "a tensor of shape (n, d): avgpool's output, flattened"
+
+
 def _observe_features(result, kwargs) -> dict:
-    tracks = bool(getattr(result, "requires_grad", False))
-    if hasattr(result, "detach"):
-        result = result.detach().numpy()
-    return {"features": np.asarray(result, dtype=np.float64), "tracks_grad": tracks}
+    try:
+        features = as_array(result)
+    except AnswerError:
+        raise AnswerError(f"expected {FEATURES_ANSWER}, got {describe(to_plain(result))}") from None
+    return {"features": features, "tracks_grad": bool(getattr(result, "requires_grad", False))}
 
 
 def _train_mode_features(want: dict, case: dict) -> dict:
@@ -133,12 +157,82 @@ def _probe(case: dict, fit_on: str = "train", scale_on: str = "train", score_on:
     return float(classifier.score(scaler.transform(data[score_on][0]), data[score_on][1]))
 
 
-def _strategy(n: int, similar: bool) -> str:
-    if n < 1000:
-        return "features"
-    if n <= 5000:
-        return "fine-tune"
-    return "fine-tune" if similar else "scratch"
+# -- transfer.choose_strategy --------------------------------------------------------------------------
+
+STRATEGIES = ("pixels + LR", "scratch", "features + LR", "fine-tune")  # lesson 10's names
+SECONDS = {"pixels + LR": 0.01, "scratch": 0.55, "features + LR": 0.05, "fine-tune": 0.6}  # per run
+SIZES = (1, 3, 10, 30, 100)  # samples per class
+SCENARIOS = {  # mean validation accuracy of each strategy at each size (5 classes: chance is 0.2)
+    "near": {"pixels + LR": (0.27, 0.33, 0.42, 0.50, 0.55), "scratch": (0.21, 0.27, 0.48, 0.76, 0.90),
+             "features + LR": (0.45, 0.60, 0.66, 0.70, 0.72), "fine-tune": (0.38, 0.61, 0.74, 0.86, 0.96)},
+    "far": {"pixels + LR": (0.25, 0.33, 0.42, 0.50, 0.55), "scratch": (0.21, 0.27, 0.48, 0.72, 0.93),
+            "features + LR": (0.30, 0.40, 0.45, 0.49, 0.51), "fine-tune": (0.25, 0.41, 0.56, 0.80, 0.87)},
+}
+
+
+def learning_curves(scenario: str = "near", seed: int = 0, draws: int = 6) -> dict[str, np.ndarray]:
+    """Validation accuracy of every strategy, shape ``(len(SIZES), draws)``, in one of the
+    :data:`SCENARIOS`: each draw of training samples has an effect shared by every strategy (some draws
+    are easier), and each run its own noise.
+
+    >>> curves = learning_curves("far", seed=1)
+    >>> sorted(curves), curves["scratch"].shape
+    (['features + LR', 'fine-tune', 'pixels + LR', 'scratch'], (5, 6))
+    """
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, 0.06, (len(SIZES), draws))
+    return {name: np.clip(np.asarray(means)[:, None] + shared + rng.normal(0, 0.015, (len(SIZES), draws)), 0, 1)
+            for name, means in SCENARIOS[scenario].items()}
+
+
+def _curves_arguments(case: dict) -> dict:
+    return {"curves": learning_curves(case["scenario"], case["seed"], case["draws"]), "sizes": list(SIZES),
+            "seconds": dict(SECONDS), "n_per_class": case["n_per_class"]}
+
+
+def _t_critical(draws: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, draws - 1))
+
+
+def _beats(b: np.ndarray, a: np.ndarray, paired: bool = True) -> bool:
+    """Does strategy b beat a: is the 95 % interval of b - a above 0 (paired), or (the mistake) is b's
+    own interval above a's?"""
+    crit = _t_critical(len(a))
+    if paired:
+        d = b - a
+        return bool(d.mean() - crit * d.std(ddof=1) / math.sqrt(len(d)) > 0)
+    half = lambda x: crit * x.std(ddof=1) / math.sqrt(len(x))  # noqa: E731
+    return bool(b.mean() - half(b) > a.mean() + half(a))
+
+
+def decide(curves: dict, sizes, seconds: dict, n_per_class: int, paired: bool = True) -> str:
+    """The cheapest strategy that no other strategy beats at ``n_per_class`` (the reference rule)."""
+    row = list(sizes).index(n_per_class)
+    beaten = {a for a, b in itertools.permutations(curves, 2)
+              if _beats(np.asarray(curves[b][row]), np.asarray(curves[a][row]), paired)}
+    return min((name for name in curves if name not in beaten), key=seconds.get)
+
+
+def _strategy_mistake(case: dict, mistake: str) -> str:
+    a = _curves_arguments(case)
+    curves, row = a["curves"], SIZES.index(case["n_per_class"])
+    if mistake == "highest mean":
+        return max(curves, key=lambda name: curves[name][row].mean())
+    if mistake == "unpaired":
+        return decide(curves, SIZES, SECONDS, case["n_per_class"], paired=False)
+    if mistake == "cheapest":
+        return min(curves, key=SECONDS.get)
+    if mistake == "largest size":
+        return decide(curves, SIZES, SECONDS, SIZES[-1])
+    if mistake == "rule of thumb":  # frozen features below about 1000 samples (5 classes here)
+        return "features + LR" if 5 * case["n_per_class"] < 1000 else "fine-tune"
+    raise ValueError(mistake)
+
+
+def _is_mistake(mistake: str):
+    return lambda got, want, case: got.strip() == _strategy_mistake(case, mistake)
 
 
 EXERCISES = (
@@ -151,6 +245,8 @@ EXERCISES = (
         compare=exact(),
         arguments=_model_arguments,
         observe=_gradient_proof,
+        answer="the model, with every parameter outside fc frozen",
+        parts=("trainable", "gets_gradient"),
         hints=(
             when(lambda got, want, case: got["trainable"] == _all_names(case),
                  "every parameter is still trainable and gets a gradient: model.eval() only switches "
@@ -168,10 +264,13 @@ EXERCISES = (
         points=2,
         cases=({"seed": 0, "widths": [4, 8, 8, 16], "classes": 3, "backbone_lr": 1e-4, "head_lr": 1e-2},
                {"seed": 2, "widths": [8, 8, 16, 16], "classes": 5, "backbone_lr": 3e-4, "head_lr": 3e-3}),
-        compare=close(rtol=1e-9, atol=0),
+        compare=exact(),  # the learning rates are given: copied, not computed
         arguments=_group_arguments,
         observe=_learning_rates,
+        answer=GROUPS_ANSWER,
         hints=(
+            when(lambda got, want, case: any(-1.0 in lrs for lrs in got.values()),
+                 'every group needs its own "lr": a group without one silently takes the optimizer\'s default'),
             like(_swapped_rates,
                  "the two learning rates are swapped: the pretrained backbone gets the small one "
                  "(backbone_lr), the new head fc the large one (head_lr)"),
@@ -192,6 +291,7 @@ EXERCISES = (
         compare=close(rtol=1e-4, atol=1e-5),
         arguments=_feature_arguments,
         observe=_observe_features,
+        answer=FEATURES_ANSWER,
         hints=(
             like(_train_mode_features,
                  "your features were computed in train mode: BatchNorm normalized with the batch's own "
@@ -213,9 +313,10 @@ EXERCISES = (
         points=2,
         cases=({"seed": 0, "classes": 4, "dim": 16, "separation": 0.6, "n_train": 40, "n_test": 200},
                {"seed": 1, "classes": 3, "dim": 24, "separation": 0.5, "n_train": 30, "n_test": 300}),
-        compare=close(rtol=0, atol=0.006),
+        compare=fraction(lambda case: case["n_test"]),  # k correct out of n_test
         arguments=_probe_arguments,
-        hints=(
+        answer="one number: the test accuracy, a fraction in [0, 1]",
+        hints=(*distinct((
             like(lambda want, case: _probe(case, fit_on="test", scale_on="test"),
                  "the classifier was fitted on the test features: fit it on the training features only",
                  rtol=1e-9),
@@ -223,31 +324,40 @@ EXERCISES = (
                  "that is the training accuracy; score on the test features and labels", rtol=1e-9),
             like(lambda want, case: _probe(case, scale_on="test"),
                  "the scaler was fitted on the test features: fit StandardScaler on the training features "
-                 "and only transform the test features with it", rtol=1e-9),
-            when(lambda got, want, case: isinstance(got, (int, float)) and got > 1,
+                 "and only transform the test features with it", rtol=1e-9))),
+            when(lambda got, want, case: float(np.asarray(got, dtype=float).reshape(())) > 1,
                  "return the accuracy as a fraction in [0, 1], not a percentage or a count"),
         ),
     ),
     Exercise(
         id="transfer.choose_strategy",
-        title="Choose a transfer strategy from the size of the target data set",
-        points=1,
-        cases=({"n_per_class": 20, "n_classes": 10, "similar": True},
-               {"n_per_class": 150, "n_classes": 10, "similar": True},
-               {"n_per_class": 2000, "n_classes": 5, "similar": False},
-               {"n_per_class": 2000, "n_classes": 5, "similar": True},
-               {"n_per_class": 100, "n_classes": 10, "similar": False}),
-        compare=label(),
-        hints=(
-            when(lambda got, want, case: case["n_per_class"] * case["n_classes"] == 1000 and got == "features",
-                 "n = 1000 is not below 1000: from 1000 to 5000 samples, fine-tune (with augmentation)"),
-            when(lambda got, want, case: want == "scratch" and got == "fine-tune",
-                 "with more than 5000 samples of a task unlike the source, the pretrained features are not "
-                 "worth keeping: train from scratch"),
-            when(lambda got, want, case: str(got).lower() == _strategy(case["n_per_class"], case["similar"])
-                 and got != want,
-                 "the thresholds apply to the total number of samples, n_per_class * n_classes, "
-                 "not to the number per class"),
-        ),
+        title="Choose a transfer strategy from measured learning curves",
+        points=2,
+        cases=({"scenario": "near", "seed": 0, "draws": 6, "n_per_class": 10},
+               {"scenario": "far", "seed": 0, "draws": 6, "n_per_class": 3},
+               {"scenario": "far", "seed": 1, "draws": 6, "n_per_class": 30},
+               {"scenario": "near", "seed": 6, "draws": 6, "n_per_class": 30}),
+        compare=label(choices=STRATEGIES),
+        arguments=_curves_arguments,
+        answer="the name of one strategy (a key of curves)",
+        hints=distinct((
+            when(_is_mistake("highest mean"),
+                 "that strategy has the highest mean, but its lead over a cheaper one is within the noise of "
+                 "the draws (the paired interval contains 0): when the measurements cannot tell two strategies "
+                 "apart, take the cheaper one"),
+            when(_is_mistake("unpaired"),
+                 "compare draw by draw: every strategy was trained on the same draws, so use the paired "
+                 "differences b - a (course_utils.stats.paired). Two separate intervals also carry the "
+                 "spread between draws, which both strategies share, and hide a resolved difference"),
+            when(_is_mistake("cheapest"),
+                 "the cheapest strategy is the answer only when no other beats it: here another strategy "
+                 "is better on the paired draws, with an interval above 0"),
+            when(_is_mistake("largest size"),
+                 "decide at n_per_class: use the row sizes.index(n_per_class) of every curve, not the "
+                 "largest size"),
+            when(_is_mistake("rule of thumb"),
+                 "'frozen features below about 1000 samples' is a rule of thumb, not a measurement: at "
+                 "n_per_class the curves show another strategy beating them on the paired draws"),
+        )),
     ),
 )

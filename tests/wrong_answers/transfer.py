@@ -1,9 +1,10 @@
 """Known-wrong implementations of lab 10's exercises, with the hint each must get."""
 
-import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+
+from course_utils.stats import mean_interval, paired
 
 
 def _freeze_with_eval(model):
@@ -75,26 +76,35 @@ def _probe(train_features, train_labels, test_features, test_labels, fit_on="tra
     return 100 * accuracy if percent else accuracy
 
 
-def _strategy_per_class(n_per_class, n_classes, similar):
-    n = n_per_class
-    if n < 1000:
-        return "features"
-    if n <= 5000:
-        return "fine-tune"
-    return "fine-tune" if similar else "scratch"
+def _row(sizes, n_per_class):
+    return list(sizes).index(n_per_class)
 
 
-def _strategy_boundary(n_per_class, n_classes, similar):
-    n = n_per_class * n_classes
-    if n <= 1000:
-        return "features"
-    if n <= 5000:
-        return "fine-tune"
-    return "fine-tune" if similar else "scratch"
+def _strategy_highest_mean(curves, sizes, seconds, n_per_class):
+    return max(curves, key=lambda name: curves[name][_row(sizes, n_per_class)].mean())
 
 
-def _strategy_ignores_similarity(n_per_class, n_classes, similar):
-    return "features" if n_per_class * n_classes < 1000 else "fine-tune"
+def _strategy_cheapest(curves, sizes, seconds, n_per_class):
+    return min(curves, key=seconds.get)
+
+
+def _strategy_unpaired(curves, sizes, seconds, n_per_class):
+    """Two separate intervals (mean_interval of each strategy) must not overlap."""
+    row = _row(sizes, n_per_class)
+    intervals = {name: mean_interval(curves[name][row]) for name in curves}
+    beaten = {a for a in curves for b in curves if intervals[b].low > intervals[a].high}
+    return min((name for name in curves if name not in beaten), key=seconds.get)
+
+
+def _strategy_largest_size(curves, sizes, seconds, n_per_class):
+    row = len(sizes) - 1
+    beaten = {a for a in curves for b in curves
+              if a != b and paired(curves[a][row], curves[b][row]).sign > 0}
+    return min((name for name in curves if name not in beaten), key=seconds.get)
+
+
+def _strategy_rule_of_thumb(curves, sizes, seconds, n_per_class):
+    return "features + LR" if 5 * n_per_class < 1000 else "fine-tune"
 
 
 WRONG = {
@@ -108,22 +118,35 @@ WRONG = {
         (_groups_swapped, "the two learning rates are swapped"),
         (_groups_twice, "listed in two groups"),
         (_groups_conv_only, "some parameters are in no group"),
+        (lambda model, backbone_lr, head_lr: [
+            {"params": [p for n, p in model.named_parameters() if not n.startswith("fc.")]},
+            {"params": list(model.fc.parameters()), "lr": head_lr}],
+         'every group needs its own "lr"'),
+        (lambda model, backbone_lr, head_lr: {"params": list(model.parameters()), "lr": backbone_lr},
+         "expected a list of two dicts"),
     ],
     "transfer.extract_features": [
         (_features_train_mode, "computed in train mode"),
         (_features_logits, "those are the logits"),
         (_features_not_flat, "flatten avgpool's output"),
         (_features_with_grad, "they carry the autograd graph"),
+        (lambda model, X: (f for f in _features_train_mode(model, X)), "got a generator"),
     ],
     "transfer.probe_accuracy": [
         (lambda **kw: _probe(**kw, fit_on="test", scale_on="test"), "fitted on the test features"),
         (lambda **kw: _probe(**kw, score_on="train"), "that is the training accuracy"),
         (lambda **kw: _probe(**kw, scale_on="test"), "the scaler was fitted on the test features"),
         (lambda **kw: _probe(**kw, percent=True), "not a percentage"),
+        (lambda **kw: (_probe(**kw), "logistic regression"), "expected one number: the test accuracy"),
     ],
     "transfer.choose_strategy": [
-        (_strategy_per_class, "total number of samples"),
-        (_strategy_boundary, "n = 1000 is not below 1000"),
-        (_strategy_ignores_similarity, "train from scratch"),
+        (_strategy_highest_mean, "within the noise of the draws"),
+        (_strategy_unpaired, "compare draw by draw"),
+        (_strategy_cheapest, "the cheapest strategy is the answer only when no other beats it"),
+        (_strategy_largest_size, "decide at n_per_class"),
+        (_strategy_rule_of_thumb, "is a rule of thumb, not a measurement"),
+        (lambda curves, sizes, seconds, n_per_class: list(curves).index(_strategy_cheapest(curves, sizes, seconds,
+                                                                                            n_per_class)),
+         "expected the name of one strategy"),
     ],
 }
