@@ -1,12 +1,12 @@
 """Exercises of lab 11, feature space, error analysis & robustness (``solutions/11_features.ipynb``).
 
-Ids: ``feat.penultimate_features``, ``feat.error_shares``, ``feat.add_trigger``,
-``feat.attack_success_rate``, ``feat.spectral_scores``.
+Ids: ``feat.knn_accuracy``, ``feat.error_shares``, ``feat.add_trigger``, ``feat.attack_success_rate``,
+``feat.spectral_scores``.
 
-Cases are seeds and sizes; ``arguments`` builds the arrays and models from the
-digits. The hint rules compute typical *wrong* answers (logits instead of
-features, shares of all samples, an uncentred SVD...) to recognise them; the
-reference answers come from the solution notebook.
+Cases are seeds and sizes; ``arguments`` builds the arrays and models from the digits or from seeded
+Gaussian classes. The hint rules compute typical *wrong* answers (a point counted as its own neighbour,
+shares of all samples, an uncentred SVD...) to recognise them; the reference answers come from the
+solution notebook.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .compare import close, exact
+from .compare import close, exact, fraction, is_number
 from .engine import Exercise
-from .hints import like, when
-from .values import as_array
+from .hints import distinct, like, when
+from .values import AnswerError, as_array, describe, to_plain
 
 TRIGGER = (54, 55, 62, 63)  # the bottom-right 2 x 2 corner of an 8 x 8 digit, flattened
 
@@ -30,41 +30,48 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return load_digits()
 
 
-# -- feat.penultimate_features ------------------------------------------------------
+# -- feat.knn_accuracy --------------------------------------------------------------------------------
 
-def _network(case: dict):
-    """A seeded MLP: Linear, ReLU, Dropout(p) per hidden layer, then the output Linear; in training mode."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(case["seed"])
-    sizes, layers = case["sizes"], []
-    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-        if case["dropout"]:
-            layers.append(nn.Dropout(case["dropout"]))
-    layers.append(nn.Linear(sizes[-2], sizes[-1]))
-    return nn.Sequential(*layers).train()
+def _knn_arguments(case: dict) -> dict:
+    """Features of ``n`` samples in ``classes`` Gaussian classes (float32, like a network's), labels
+    shuffled; the class means lie ``separation`` apart on average."""
+    rng = np.random.default_rng(case["seed"])
+    labels = rng.permutation(np.arange(case["n"]) % case["classes"])
+    means = rng.normal(0, case["separation"], (case["classes"], case["dim"]))
+    features = (means[labels] + rng.standard_normal((case["n"], case["dim"]))).astype(np.float32)
+    return {"features": features, "labels": labels, "k": case["k"]}
 
 
-def _penultimate_arguments(case: dict) -> dict:
-    X, _ = _digits()
-    rows = np.random.default_rng(case["seed"]).choice(len(X), case["n"], replace=False)
-    return {"model": _network(case), "X": X[rows]}
+def knn_votes(features, labels, k: int, include_self: bool = False, skip_nearest: bool = False,
+              farthest: bool = False) -> np.ndarray:
+    """The k labels each sample's neighbours vote with (leave-one-out unless ``include_self``), as a
+    (n, k) array; the other flags make the typical mistakes."""
+    F = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    distances = ((F[:, None, :] - F[None, :, :]) ** 2).sum(axis=2)
+    if not include_self:
+        np.fill_diagonal(distances, -np.inf if farthest else np.inf)
+    order = np.argsort(-distances if farthest else distances, axis=1, kind="stable")
+    start = 1 if skip_nearest else 0
+    return labels[order[:, start:start + k]]
 
 
-def _penultimate_observe(result, kwargs) -> dict:
-    return {"features": as_array(result).astype(np.float64), "training_after": bool(kwargs["model"].training)}
+def _knn_wrong(case: dict, mistake: str) -> float:
+    a = _knn_arguments(case)
+    labels, k = a["labels"], a["k"]
+    votes = knn_votes(a["features"], labels, k, include_self=mistake == "self", skip_nearest=mistake == "skip",
+                      farthest=mistake == "farthest")
+    if mistake == "mean label":
+        predicted = np.rint(votes.mean(axis=1)).astype(int)
+    else:
+        predicted = np.array([np.bincount(row, minlength=labels.max() + 1).argmax() for row in votes])
+    accuracy = float(np.mean(predicted == labels))
+    return 1 - accuracy if mistake == "error rate" else accuracy
 
 
-def _dropout_active(got, want, case) -> bool:
-    """Features computed in training mode: the last dropout zeroes about a fraction p of the active units."""
-    p = case["dropout"]
-    f, w = np.asarray(got["features"], float), np.asarray(want["features"], float)
-    if not p or f.shape != w.shape or not (w != 0).any():
-        return False
-    dropped = (f == 0) & (w != 0)
-    return bool(dropped.sum() >= p / 3 * (w != 0).sum())
+def _knn_is(mistake: str):
+    """A rule: the answer is a number, the accuracy this mistake gives (to a quarter of a sample)."""
+    return lambda got, want, case: is_number(got) and abs(float(got) - _knn_wrong(case, mistake)) < 0.25 / case["n"]
 
 
 # -- feat.error_shares --------------------------------------------------------------
@@ -123,12 +130,19 @@ def _trigger_arguments(case: dict) -> dict:
     return {"X": X, "y": y, "indices": indices, "target": case["target"]}
 
 
+TRIGGER_ANSWER = "a pair (X_poisoned, y_poisoned) of new arrays"
+
+
 def _trigger_observe(result, kwargs) -> dict:
     X0, y0 = _PRISTINE.get(id(kwargs["X"]), (None, None))
     untouched = X0 is not None and np.array_equal(kwargs["X"], X0) and np.array_equal(kwargs["y"], y0)
-    X_new, y_new = result
-    return {"X": as_array(X_new).astype(np.float64), "y": as_array(y_new).astype(np.int64),
-            "inputs_untouched": bool(untouched)}
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise AnswerError(f"expected {TRIGGER_ANSWER}, got {describe(to_plain(result))}")
+    try:
+        X_new, y_new = as_array(result[0]), as_array(result[1])
+    except AnswerError:
+        raise AnswerError(f"expected {TRIGGER_ANSWER}, got {describe(to_plain(result))}") from None
+    return {"X": X_new, "y": y_new, "inputs_untouched": bool(untouched)}
 
 
 def _trigger_wrong(case: dict, want: dict, mistake: str) -> dict:
@@ -217,25 +231,30 @@ def _spectral_wrong(case: dict, mistake: str) -> np.ndarray:
 
 EXERCISES = (
     Exercise(
-        id="feat.penultimate_features",
-        title="Penultimate-layer features, in evaluation mode",
+        id="feat.knn_accuracy",
+        title="Do the features separate the classes? Leave-one-out k-NN accuracy",
         points=2,
-        cases=({"sizes": [64, 32, 16, 10], "dropout": 0.5, "n": 12, "seed": 0},
-               {"sizes": [64, 24, 10], "dropout": 0.0, "n": 8, "seed": 1}),
-        compare=close(rtol=1e-4, atol=1e-5),
-        arguments=_penultimate_arguments,
-        observe=_penultimate_observe,
-        hints=(
-            when(lambda got, want, case: np.shape(got["features"]) != np.shape(want["features"])
-                 and np.shape(got["features"])[-1] == case["sizes"][-1],
-                 "these are the logits (one column per class): stop before the last Linear layer, "
-                 "e.g. model[:-1](X)"),
-            when(_dropout_active,
-                 "dropout was active (many features are 0 that should not be, the others are rescaled): call "
-                 "model.eval() before the forward pass"),
-            when(lambda got, want, case: got["training_after"] is False and want["training_after"] is True,
-                 "the model was in training mode and you left it in evaluation mode: remember "
-                 "model.training and restore it with model.train(was_training)"),
+        cases=({"seed": 0, "classes": 4, "dim": 8, "n": 80, "separation": 1.0, "k": 1},
+               {"seed": 38, "classes": 3, "dim": 16, "n": 90, "separation": 0.6, "k": 5},
+               {"seed": 16, "classes": 5, "dim": 6, "n": 100, "separation": 1.2, "k": 3}),
+        compare=fraction(lambda case: case["n"]),  # k correct out of n samples
+        arguments=_knn_arguments,
+        answer="one number: the leave-one-out k-NN accuracy, a fraction in [0, 1]",
+        hints=(*distinct((
+            when(_knn_is("self"),
+                 "every sample was its own nearest neighbour (distance 0), so it voted for its own label: "
+                 "leave it out (set the diagonal of the distance matrix to infinity)"),
+            when(_knn_is("error rate"), "that is the error rate; return the accuracy, 1 - error"),
+            when(_knn_is("farthest"),
+                 "those are the k FARTHEST samples: sort the distances in increasing order"),
+            when(_knn_is("skip"),
+                 "you skipped the nearest other sample: once the diagonal is infinite, the k nearest "
+                 "neighbours are the first k columns of the sorted distances (no [1:] needed)"),
+            when(_knn_is("mean label"),
+                 "labels are categories, not numbers to average: vote for the most frequent label among "
+                 "the k neighbours (np.bincount(...).argmax())"))),
+            when(lambda got, want, case: float(np.asarray(got, dtype=float).reshape(())) > 1,
+                 "return the accuracy as a fraction in [0, 1], not a percentage or a count"),
         ),
     ),
     Exercise(
@@ -246,8 +265,9 @@ EXERCISES = (
                 "weights": [0.3, 0.2, 0.1, 0.4]},
                {"n": 60, "error_rate": 0.1, "seed": 1, "categories": ["blurry", "other", "rare"],
                 "weights": [0.5, 0.45, 0.05]}),
-        compare=close(rtol=1e-9, atol=1e-12),
+        compare=close(rtol=1e-6, atol=1e-9),  # counts exact, shares k/n: float32 passes, no slip does
         arguments=_shares_arguments,
+        answer='a dict {category: {"count": ..., "share": ...}}',
         hints=(
             like(lambda want, case: _shares_wrong(case, "all samples"),
                  "your shares are fractions of *all* samples; the error-analysis share is the fraction of "
@@ -266,9 +286,11 @@ EXERCISES = (
         points=2,
         cases=({"n": 30, "k": 4, "target": 0, "seed": 0},
                {"n": 20, "k": 2, "target": 7, "seed": 1}),
-        compare=exact(),
+        compare=exact(),  # pixels copied or set to 1.0, labels copied: nothing is computed
         arguments=_trigger_arguments,
         observe=_trigger_observe,
+        answer=TRIGGER_ANSWER,
+        parts=("X", "y", "inputs_untouched"),
         hints=(
             when(lambda got, want, case: got["inputs_untouched"] is False,
                  "you modified the arrays you were given (in place): work on copies, X.copy() and y.copy(), "
@@ -290,8 +312,10 @@ EXERCISES = (
         points=2,
         cases=({"n": 80, "target": 0, "strength": 0.8, "seed": 0},
                {"n": 60, "target": 3, "strength": 0.8, "seed": 1}),
-        compare=close(rtol=1e-9, atol=1e-12),
+        compare=close(rtol=1e-6, atol=1e-9),  # two fractions k/n: float32 passes, one image more does not
         arguments=_asr_arguments,
+        answer="a dict with keys clean_accuracy, attack_success_rate (numbers)",
+        parts=("clean_accuracy", "attack_success_rate"),
         hints=(
             like(lambda want, case: _asr_wrong(case, want, "all images"),
                  "your attack success rate counts the images whose true label already is the target: measure "
@@ -307,9 +331,9 @@ EXERCISES = (
         points=2,
         cases=({"n": 60, "k": 6, "d": 8, "offset": 3.0, "shift": 6.0, "seed": 0},
                {"n": 40, "k": 0, "d": 5, "offset": 2.0, "shift": 0.0, "seed": 1}),
-        compare=close(rtol=1e-3, atol=1e-3),
+        compare=close(rtol=1e-3, atol=1e-3),  # float32 features: SVDs in float32 and float64 differ here
         arguments=_spectral_arguments,
-        observe=lambda result, kwargs: as_array(result).astype(np.float64),
+        answer="an array of n scores, one per row of features",
         hints=(
             like(lambda want, case: _spectral_wrong(case, "uncentred"), rtol=1e-3,
                  says="you took the SVD of the raw features: subtract the mean feature vector first, otherwise "

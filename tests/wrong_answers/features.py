@@ -6,25 +6,23 @@ import torch
 TRIGGER = [54, 55, 62, 63]
 
 
-# -- feat.penultimate_features ---------------------------------------------------------
+# -- feat.knn_accuracy -----------------------------------------------------------------------------------
 
-def _features_logits(model, X):
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.as_tensor(X)).numpy()
-    model.train()
-    return out
-
-
-def _features_train_mode(model, X):
-    with torch.no_grad():
-        return model[:-1](torch.as_tensor(X)).numpy()
-
-
-def _features_left_in_eval(model, X):
-    model.eval()
-    with torch.no_grad():
-        return model[:-1](torch.as_tensor(X)).numpy()
+def _knn(include_self=False, error=False, farthest=False, skip=False, mean_label=False, percent=False):
+    def knn_accuracy(features, labels, k):
+        F = np.asarray(features, dtype=np.float64)
+        labels = np.asarray(labels)
+        distances = np.linalg.norm(F[:, None] - F[None], axis=2)
+        if farthest:
+            distances = -distances
+        if not include_self:
+            np.fill_diagonal(distances, np.inf)
+        order = np.argsort(distances, axis=1)
+        votes = labels[order[:, 1:k + 1] if skip else order[:, :k]]
+        predicted = np.rint(votes.mean(axis=1)) if mean_label else np.array([np.bincount(v).argmax() for v in votes])
+        accuracy = float(np.mean(predicted == labels))
+        return (1 - accuracy) if error else (100 * accuracy if percent else accuracy)
+    return knn_accuracy
 
 
 # -- feat.error_shares ------------------------------------------------------------------
@@ -103,10 +101,15 @@ def _spectral(features, centre=True, score=lambda p: p ** 2, row=0):
 
 
 WRONG = {
-    "feat.penultimate_features": [
-        (_features_logits, "these are the logits"),
-        (_features_train_mode, "dropout was active"),
-        (_features_left_in_eval, "you left it in evaluation mode"),
+    "feat.knn_accuracy": [
+        (_knn(include_self=True), "its own nearest neighbour"),
+        (_knn(error=True), "that is the error rate"),
+        (_knn(farthest=True), "FARTHEST"),
+        (_knn(skip=True), "you skipped the nearest other sample"),
+        (_knn(mean_label=True), "labels are categories"),
+        (_knn(percent=True), "not a percentage"),
+        (lambda features, labels, k: _knn()(features, labels, k) > 0.5, "expected one number"),
+        (lambda X, y, k: 0.5, "keep the template's parameter names"),
     ],
     "feat.error_shares": [
         (lambda y_true, y_pred, categories: _shares(y_true, y_pred, categories, denominator="all"),
@@ -122,10 +125,13 @@ WRONG = {
         (_trigger_no_relabel, "the labels are unchanged"),
         (_trigger_label_of_row, "y[target] is the label of the sample in row `target`"),
         (_trigger_chained_index, "writes into a temporary copy"),
+        (lambda X, y, indices, target: _trigger_no_relabel(X, y, indices, target)[0],
+         "expected a pair (X_poisoned, y_poisoned)"),
     ],
     "feat.attack_success_rate": [
         (_asr_all_images, "counts the images whose true label already is the target"),
         (_asr_in_place, "your clean accuracy was measured on triggered images"),
+        (lambda model, X, y, target: [0.9, 0.5], "expected a dict with keys clean_accuracy, attack_success_rate"),
     ],
     "feat.spectral_scores": [
         (lambda features: _spectral(features, centre=False), "subtract the mean feature vector first"),
