@@ -130,4 +130,7 @@ def test_explorer_reads_out_intervals_and_whether_differences_are_resolved():
     assert result["best_resolved"] is False                    # 0.01 apart, noise 0.01: not resolved
     assert "not resolved against features + LR" in explorer.text.value
     low, high = explorer.artists["band_low"], explorer.artists["band_high"]
+    # drawn on a kept background: the picture after moves equals a fresh explorer's picture
+    explorer.set(n_per_class=2, strategy="scratch").set(n_per_class=10, strategy="features + LR")
+    assert explorer.image.value == transfer_explorer(results).set(n_per_class=10, strategy="features + LR").image.value
     assert low.get_ydata()[1] == pytest.approx(expected.low) and high.get_ydata()[1] == pytest.approx(expected.high)

@@ -48,12 +48,12 @@ def transfer_explorer(results: dict) -> Explorer:
     def setup(fig):
         ax = fig.subplots()
         fig.subplots_adjust(left=0.09, right=0.72, bottom=0.14, top=0.9)
-        lines = {}
-        for color, name in zip(COLORS, names):
-            lines[name], = ax.semilogx(ns, means[name], "o-", color=color, lw=1.2, alpha=0.35, label=name)
+        for color, name in zip(COLORS, names):  # every curve, faint: part of the kept background
+            ax.semilogx(ns, means[name], "o-", color=color, lw=1.0, alpha=0.3, label=name)
+        highlight, = ax.semilogx([], [], "o-", lw=2.5)  # the chosen strategy's curve, drawn over them
         band_low, = ax.semilogx([], [], "k--", lw=0.8, label="95% interval")
         band_high, = ax.semilogx([], [], "k--", lw=0.8)
-        repeats, = ax.semilogx([], [], "k.", ms=7, label="single runs")
+        repeats, = ax.semilogx([], [], "k.", ms=7, label="single draws")
         marker, = ax.semilogx([], [], "o", ms=14, mfc="none", mec="black", mew=2)
         cursor = ax.axvline(ns[0], color="black", lw=0.8, ls=":")
         ax.set_xlim(min(ns) / 1.3, max(ns) * 1.3)
@@ -61,18 +61,19 @@ def transfer_explorer(results: dict) -> Explorer:
         ax.set_ylim(max(0.0, low - 0.05), 1.0)
         ax.set_xticks(ns)
         ax.set_xticklabels([str(n) for n in ns])
+        ax.minorticks_off()  # no 3x10^0-style labels between the sizes
         ax.set_xlabel("target samples per class (log scale)")
         ax.set_ylabel("test accuracy")
         ax.set_title("learning curves of the strategies", fontsize=10)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         ax.grid(alpha=0.3)
-        return {"lines": lines, "repeats": repeats, "marker": marker, "cursor": cursor, "band_low": band_low, "band_high": band_high}
+        return {"highlight": highlight, "repeats": repeats, "marker": marker, "cursor": cursor,
+                "band_low": band_low, "band_high": band_high}
 
     def update(artists, n_per_class, strategy):
         i = ns.index(int(n_per_class))
-        for name, line in artists["lines"].items():
-            line.set_alpha(1.0 if name == strategy else 0.3)
-            line.set_linewidth(2.5 if name == strategy else 1.0)
+        artists["highlight"].set_data(ns, means[strategy])
+        artists["highlight"].set_color(COLORS[names.index(strategy) % len(COLORS)])
         runs = table[strategy][i]
         artists["repeats"].set_data(np.full(len(runs), ns[i]), runs)
         artists["marker"].set_data([ns[i]], [means[strategy][i]])
