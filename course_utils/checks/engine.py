@@ -203,6 +203,7 @@ def attempt(exercise: Exercise, function: Callable, case: dict) -> Attempt:
     if used:
         return Attempt(REJECTED, error="this exercise asks you to write it without "
                                        + ", ".join(f"`{name}`" for name in used[:3]))
+    set_seed(0)  # its first call imports torch, seconds on a busy machine: not on the learner's time
     start = time.perf_counter()
     stage, result = "call", None
     try:
