@@ -10,6 +10,7 @@ import torch
 
 from conftest import ROOT
 from course_utils.checks.optimizers import _adam_arguments, _sgd_arguments
+from course_utils.checks.values import from_plain
 from course_utils.widgets.optimizers import OPTIMIZERS, SURFACES, descend, optimizer_explorer
 
 ANSWERS = json.loads((ROOT / "solutions" / "answers" / "08_optimizers.json").read_text())["exercises"]
@@ -46,7 +47,7 @@ def test_explorer_paths_are_torch_optim_paths(optimizer, surface):
 
 def test_sgd_reference_answers_match_torch():
     for entry in ANSWERS["opt.sgd_step"]:
-        a = _sgd_arguments(entry["case"])
+        a, want = _sgd_arguments(entry["case"]), from_plain(entry["value"])
         p = torch.tensor(a["p"], requires_grad=True)
         opt = torch.optim.SGD([p], lr=a["lr"], momentum=a["momentum"], dampening=a["dampening"],
                               weight_decay=a["weight_decay"], nesterov=a["nesterov"])
@@ -54,15 +55,14 @@ def test_sgd_reference_answers_match_torch():
             opt.state[p]["momentum_buffer"] = torch.tensor(a["state"]["momentum_buffer"])
         p.grad = torch.tensor(a["g"])
         opt.step()
-        np.testing.assert_allclose(entry["value"]["p"], p.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(want["p"], p.detach().numpy(), rtol=1e-12)
         if a["momentum"]:
-            np.testing.assert_allclose(entry["value"]["momentum_buffer"], opt.state[p]["momentum_buffer"].numpy(),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(want["momentum_buffer"], opt.state[p]["momentum_buffer"].numpy(), rtol=1e-12)
 
 
 def test_adamw_reference_answers_match_torch():
     for entry in ANSWERS["opt.adamw_step"]:
-        a = _adam_arguments(entry["case"])
+        a, want = _adam_arguments(entry["case"]), from_plain(entry["value"])
         p = torch.tensor(a["p"], requires_grad=True)
         opt = torch.optim.AdamW([p], lr=a["lr"], betas=a["betas"], eps=a["eps"], weight_decay=a["weight_decay"])
         if a["state"]:
@@ -71,8 +71,8 @@ def test_adamw_reference_answers_match_torch():
                                 exp_avg_sq=torch.tensor(a["state"]["exp_avg_sq"]))
         p.grad = torch.tensor(a["g"])
         opt.step()
-        np.testing.assert_allclose(entry["value"]["p"], p.detach().numpy(), rtol=1e-10, atol=1e-15)
-        assert entry["value"]["step"] == opt.state[p]["step"].item()
+        np.testing.assert_allclose(want["p"], p.detach().numpy(), rtol=1e-10, atol=1e-15)
+        assert want["step"] == opt.state[p]["step"].item()
 
 
 def test_schedule_reference_answers_match_lambda_lr():
