@@ -190,12 +190,14 @@ def attempt(exercise: Exercise, function: Callable, case: dict) -> Attempt:
     each case so that the same function gives the same answer.
     """
     from course_utils.data import set_seed
+    from course_utils.train import torch_threads  # cases are small: one thread is fastest, by far on shared cores
 
     if not callable(function):
         return Attempt(REJECTED, error=f"check(...) needs your function itself, got {describe(to_plain(function))}")
     kwargs = _fresh(case)
     if exercise.arguments is not None:
-        kwargs = exercise.arguments(kwargs)
+        with torch_threads(1):
+            kwargs = exercise.arguments(kwargs)
     signature = signature_problem(function, kwargs)
     if signature:
         return Attempt(REJECTED, error=signature)
@@ -207,7 +209,7 @@ def attempt(exercise: Exercise, function: Callable, case: dict) -> Attempt:
     start = time.perf_counter()
     stage, result = "call", None
     try:
-        with _time_limit(exercise.timeout), warnings.catch_warnings():
+        with _time_limit(exercise.timeout), warnings.catch_warnings(), torch_threads(1):
             warnings.simplefilter("ignore")  # nbgrader scores any stderr output as 0
             set_seed(0)
             if exercise.probe is not None:
