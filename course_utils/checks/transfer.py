@@ -13,7 +13,9 @@ is below 1.6 or above 4), so that any correct 95 % interval gives the same answe
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 
 import numpy as np
@@ -150,10 +152,15 @@ def _probe_arguments(case: dict) -> dict:
 
 def _probe(case: dict, fit_on: str = "train", scale_on: str = "train", score_on: str = "test") -> float:
     """A typical wrong probe: which features the scaler and the classifier were fitted on, which scored."""
+    return _probe_once(json.dumps(case, sort_keys=True), fit_on, scale_on, score_on)
+
+
+@functools.lru_cache(maxsize=64)  # each hint rule asks again for every failed case
+def _probe_once(case_json: str, fit_on: str, scale_on: str, score_on: str) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    a = _probe_arguments(case)
+    a = _probe_arguments(json.loads(case_json))
     data = {"train": (a["train_features"], a["train_labels"]), "test": (a["test_features"], a["test_labels"])}
     scaler = StandardScaler().fit(data[scale_on][0])
     classifier = LogisticRegression(max_iter=1000).fit(scaler.transform(data[fit_on][0]), data[fit_on][1])
