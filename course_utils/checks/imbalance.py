@@ -98,12 +98,20 @@ def _class_sizes(case: dict) -> np.ndarray:
 def _split_observe(result, kwargs) -> dict:
     """The class counts of the test indices, whether they are distinct, and whether they look like
     positions *within* each class (0, 1, 2, ... of the class's own samples) rather than indices of y."""
-    if isinstance(result, (tuple, list)) and len(result) == 2 and all(np.ndim(part) == 1 for part in result):
-        raise AnswerError(f"expected {SPLIT_ANSWER}, got a pair of arrays: return only the test indices, "
-                          "not (train, test)")
+    if isinstance(result, (tuple, list)) and len(result) > 1 and all(np.ndim(part) == 1 and np.size(part) > 1
+                                                                     for part in result):
+        together = np.sort(np.concatenate([np.asarray(part).ravel() for part in result]))
+        if len(result) == 2 and np.array_equal(together, np.arange(len(kwargs["y"]))):
+            raise AnswerError(f"expected {SPLIT_ANSWER}, got a pair of arrays: return only the test indices, "
+                              "not (train, test)")
+        raise AnswerError(f"expected {SPLIT_ANSWER}, got a list of {len(result)} arrays: concatenate them "
+                          "(np.concatenate)")
     if _is_mask(result):
         raise AnswerError("return the indices of the test samples (np.flatnonzero of a mask), not a boolean mask")
-    index = as_array(result)
+    try:
+        index = as_array(result)
+    except AnswerError:
+        raise AnswerError(f"expected {SPLIT_ANSWER}, got {describe(to_plain(result))}") from None
     if index.ndim != 1:
         raise AnswerError(f"expected {SPLIT_ANSWER}, got {describe(to_plain(result))}")
     y = np.asarray(kwargs["y"])

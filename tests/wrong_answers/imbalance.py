@@ -140,6 +140,8 @@ WRONG = {
          "not a boolean mask"),
         (lambda y, test_fraction, seed: (np.setdiff1d(np.arange(len(y)), _split()(y, test_fraction, seed)),
                                          _split()(y, test_fraction, seed)), "not (train, test)"),
+        (lambda y, test_fraction, seed: [np.flatnonzero(y == c)[:round(test_fraction * (y == c).sum())]
+                                         for c in np.unique(y)], "concatenate them"),
     ],
     "imb.smote": [
         (_smote(stack=True), "not the originals stacked"),
