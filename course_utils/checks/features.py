@@ -215,6 +215,20 @@ def _spectral_arguments(case: dict) -> dict:
     return {"features": features[rng.permutation(n + k)].astype(np.float32)}
 
 
+SCORES_ANSWER = "an array of n scores, one per row of features"
+
+
+def _scores_observe(result, kwargs) -> np.ndarray:
+    """The scores as a flat array: a column (n, 1), as `centred @ vt[:1].T` gives, is the same answer."""
+    try:
+        scores = as_array(result)
+    except AnswerError:
+        raise AnswerError(f"expected {SCORES_ANSWER}, got {describe(to_plain(result))}") from None
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    return scores
+
+
 def _spectral_wrong(case: dict, mistake: str) -> np.ndarray:
     F = _spectral_arguments(case)["features"].astype(np.float64)
     centred = F - F.mean(axis=0)
@@ -333,7 +347,8 @@ EXERCISES = (
                {"n": 40, "k": 0, "d": 5, "offset": 2.0, "shift": 0.0, "seed": 1}),
         compare=close(rtol=1e-3, atol=1e-3),  # float32 features: SVDs in float32 and float64 differ here
         arguments=_spectral_arguments,
-        answer="an array of n scores, one per row of features",
+        observe=_scores_observe,
+        answer=SCORES_ANSWER,
         hints=(
             like(lambda want, case: _spectral_wrong(case, "uncentred"), rtol=1e-3,
                  says="you took the SVD of the raw features: subtract the mean feature vector first, otherwise "

@@ -113,6 +113,13 @@ def spectral_by_eigh(features):
     return (centred @ vectors[:, -1]) ** 2
 
 
+def spectral_as_a_column(features):
+    """The projection on Vt[:1].T: a column (n, 1) of scores."""
+    centred = features - features.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ vt[:1].T) ** 2
+
+
 def spectral_torch(features):
     F = torch.as_tensor(features, dtype=torch.float64)
     centred = F - F.mean(dim=0)
@@ -125,5 +132,5 @@ RIGHT = {
     "feat.error_shares": [shares_with_loops, shares_pandas],
     "feat.add_trigger": [trigger_by_rows, trigger_torch],
     "feat.attack_success_rate": [asr_with_torch, asr_float32_tensors],
-    "feat.spectral_scores": [spectral_by_eigh, spectral_torch],
+    "feat.spectral_scores": [spectral_by_eigh, spectral_torch, spectral_as_a_column],
 }
