@@ -336,3 +336,13 @@ def test_records_that_name_odd_dtypes_or_huge_shapes_are_unreadable_not_built():
     assert judge(DOUBLE, {"x": 1.0}, forged, 2.0).message == "the recorded answer could not be read"
     huge = Attempt("ok", {"__array__": [], "dtype": "float64", "shape": [100000, 100000]})
     assert judge(DOUBLE, {"x": 1.0}, huge, 2.0).message == "the recorded answer could not be read"
+
+
+def test_a_case_read_back_from_an_answer_file_reads_the_same_as_in_the_notebook():
+    exercise = Exercise("demo.pair", "Pair", 1, cases=({"y_true": [1], "y_pred": [1]},))
+    from_file = json.loads(json.dumps({"y_true": [1], "y_pred": [0]}, sort_keys=True))
+    assert list(from_file) == ["y_pred", "y_true"]
+    assert exercise.label(from_file) == "y_true=[1], y_pred=[0]"
+    renamed = attempt(exercise, lambda truth, prediction: 1.0, from_file)
+    assert renamed.error == ("keep the template's parameter names (`y_true`, `y_pred`): "
+                             "your function takes (`truth`, `prediction`)")

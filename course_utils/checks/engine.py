@@ -108,7 +108,14 @@ class Exercise:
 
     def label(self, case: dict) -> str:
         """How a case is shown to the learner, e.g. ``fan_in=64`` (long values shortened item by item)."""
-        return ", ".join(f"{key}={_shown_input(value)}" for key, value in case.items())
+        return ", ".join(f"{key}={_shown_input(value)}" for key, value in self.in_order(case).items())
+
+    def in_order(self, case: dict) -> dict:
+        """The case with its keys in the order of the public cases (a case read back from an answer file
+        has sorted keys): the same labels and sentences in a notebook and in the grader."""
+        order = list(self.cases[0]) if self.cases else []
+        first = [key for key in order if key in case]
+        return {**{key: case[key] for key in first}, **{key: case[key] for key in sorted(case) if key not in first}}
 
 
 def _shown_input(value: Any) -> str:
@@ -194,7 +201,7 @@ def attempt(exercise: Exercise, function: Callable, case: dict) -> Attempt:
 
     if not callable(function):
         return Attempt(REJECTED, error=f"check(...) needs your function itself, got {describe(to_plain(function))}")
-    kwargs = _fresh(case)
+    kwargs = _fresh(exercise.in_order(case))
     if exercise.arguments is not None:
         with torch_threads(1):
             kwargs = exercise.arguments(kwargs)
