@@ -103,9 +103,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run a lab headless and report each exercise like a test runner: points, status, failing cases
-    with their hints (wrapped, never cut). Exit 0 when the notebook ran to its end (whatever the points),
-    1 when a cell stopped with an error or the notebook was stopped, 2 for a wrong path or a malformed
-    notebook."""
+    with their hints (wrapped, never cut). Exit 0 when the notebook ran to its end (whatever the points;
+    cells that stop on an exercise not attempted yet count as run), 1 when a cell stopped with an error or
+    the notebook was stopped, 2 for a wrong path or a malformed notebook."""
     from course_utils.grading.lab import check_notebook, lab_exercises
     from course_utils.notebooks import NotebookError, read_notebook
 
@@ -117,13 +117,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     first_errors = _first_errors(report, set(test_cells.values()))
     messages = {r.exercise: _exercise_message(r, test_cells.get(r.exercise, -1), first_errors)
                 for r in report.results}
-    ran = report.execution.status == "ok"
+    ran = _ran_to_the_end(report.execution)
     if args.json:
         print(json.dumps([_check_json(r, messages[r.exercise]) for r in report.results], indent=2,
                          ensure_ascii=False))
         return 0 if ran else 1
     print(_check_text(report, messages, verbose=args.verbose))
     return 0 if ran else 1
+
+
+def _ran_to_the_end(execution) -> bool:
+    """Every cell ran: no error but the ``NotImplementedError`` of an exercise not attempted yet (a
+    "try it" cell that calls an unfinished function), no time-out, no dead kernel."""
+    if execution.status == "ok":
+        return True
+    return execution.status == "error" and not execution.message and all(
+        error.ename == "NotImplementedError" for error in execution.errors)
 
 
 def _first_errors(report, test_cells: set[int]) -> list[tuple[int, str]]:
@@ -184,7 +193,7 @@ def _check_text(report, messages: dict[str, str], verbose: bool = False, width: 
     lines.append(f"total: {report.points:g}/{report.max_points:g} points ({report.execution.seconds:.1f} s)")
     if not any(r.hidden_run for r in report.results):
         lines.append("public checks only: your instructor's grading adds hidden cases")
-    if report.execution.status != "ok":
+    if not _ran_to_the_end(report.execution):
         detail = report.execution.message or "a cell stopped with an error"
         lines.append(f"note: the notebook did not run to its end ({detail})")
     return "\n".join(lines)
