@@ -292,7 +292,7 @@ EXERCISES = (
         cases=({"seed": 0, "n": 1000, "p": [0.9, 0.1]}, {"seed": 1, "n": 600, "p": [0.5, 0.3, 0.15, 0.05]}),
         compare=close(rtol=1e-6),  # float32 tensors (for nn.CrossEntropyLoss) are compared at their precision
         arguments=_labels_arguments,
-        answer="the n_classes weights, one per class (a list, an array or a tensor)",
+        answer="the n_classes weights in class order (a list, an array or a tensor, as nn.CrossEntropyLoss takes)",
         hints=(*distinct((
             like(lambda want, case: (_counts(case) / _counts(case).sum()).tolist(),
                  "those are the class frequencies: the weights are their inverse, so that rare classes weigh more"),
@@ -302,9 +302,6 @@ EXERCISES = (
             like(lambda want, case: ((1 / _counts(case)) / (1 / _counts(case)).sum()).tolist(),
                  "normalized to sum to 1: use n_samples / (n_classes * count), the 'balanced' convention "
                  "of scikit-learn, which gives weight 1 to every class of a balanced dataset"))),
-            when(lambda got, want, case: isinstance(got, dict),
-                 "a dict {class: weight} is what scikit-learn's class_weight takes; nn.CrossEntropyLoss(weight=...) "
-                 "takes the weights in class order: return a list, an array or a tensor"),
         ),
     ),
     Exercise(

@@ -119,7 +119,7 @@ WRONG = {
         (lambda y, n_classes: (1 / np.bincount(y, minlength=n_classes)) / (1 / np.bincount(y, minlength=n_classes)).sum(),
          "normalized to sum to 1"),
         (lambda y, n_classes: {c: len(y) / (n_classes * (y == c).sum()) for c in range(n_classes)},
-         "a dict {class: weight}"),
+         "got a dict with keys"),
         (lambda y, n_classes: (len(y) / (n_classes * (y == c).sum()) for c in range(n_classes)),
          "got a generator"),
     ],
