@@ -109,7 +109,7 @@ WRONG = {
         (_rsqrt(from_zero=True), "off by one"),
         (_rsqrt(inverse=True), "inverse SQUARE ROOT"),
         (_rsqrt(no_warmup=True), "the warm-up is missing"),
-        (_rsqrt(one_more=True), "return exactly `steps`"),
+        (_rsqrt(one_more=True), "expected a list of exactly `steps` learning rates"),
         (lambda steps, warmup_steps, base_lr: (base_lr * min((t + 1) / warmup_steps, math.sqrt(warmup_steps / (t + 1)))
                                                for t in range(steps)), "got a generator"),
     ],
