@@ -258,10 +258,8 @@ EXERCISES = (
                {"function": "modes", "m": 64, "n_max": 6}),
         compare=close(rtol=1e-6, atol=1e-9),
         arguments=_coefficient_arguments,
-        answer="an array of the n_max + 1 coefficients a_0 ... a_{n_max}",
+        answer="an array of the n_max + 1 coefficients a_0, a_1, ..., a_{n_max} (a_0 included)",
         hints=(
-            when(lambda got, want, case: len(got) == len(want) - 1,
-                 "return n_max + 1 values: a_0, a_1, ..., a_{n_max} (a_0 included)"),
             when(lambda got, want, case: len(got) == len(want) and np.isclose(got[0], want[0] / 2, rtol=1e-6)
                  and np.allclose(got[1:], want[1:], rtol=1e-6, atol=1e-9),
                  "your a_0 is half the expected value: a_0 is the same integral as every a_n (with cos(0) = 1); "

@@ -93,7 +93,8 @@ def _initial(model, x, u0=lambda x: torch.exp(-(x / 0.1) ** 2), reduce=lambda e:
 
 WRONG = {
     "pinn.cosine_coefficients": [
-        (lambda f_values, n_max: _quadrature(f_values, n_max - 1, _COS), "return n_max + 1 values"),
+        (lambda f_values, n_max: _quadrature(f_values, n_max - 1, _COS),
+         "expected an array of the n_max + 1 coefficients"),
         (lambda f_values, n_max: _quadrature(f_values, n_max, _COS, first_half=True), "a_0 is half"),
         (lambda f_values, n_max: _quadrature(f_values, n_max, _COS, scale=1.0), "grid step is 2/m"),
         (lambda f_values, n_max: _quadrature(f_values, n_max, lambda n, x: np.cos(n * x)), "not cos(n x)"),
