@@ -54,12 +54,8 @@ def _gradient_proof(result, kwargs) -> dict:
     if loss.requires_grad:
         loss.backward()
     named = list(model.named_parameters())
-    return {"trainable": [name for name, p in named if p.requires_grad],
-            "gets_gradient": [name for name, p in named if p.grad is not None]}
-
-
-def _all_names(case: dict) -> list[str]:
-    return [name for name, _ in _model(case).named_parameters()]
+    return {"trainable": {name: bool(p.requires_grad) for name, p in named},
+            "gets_gradient": {name: p.grad is not None for name, p in named}}
 
 
 def _group_arguments(case: dict) -> dict:
@@ -70,8 +66,9 @@ GROUPS_ANSWER = 'a list of two dicts {"params": [...], "lr": ...}'
 
 
 def _learning_rates(result, kwargs) -> dict:
-    """{parameter name: [learning rate of every group that lists it]} (a group without "lr": -1, the
-    optimizer's default, which this exercise never wants)."""
+    """{parameter name: its learning rate} (a group without "lr": -1, the optimizer's default, which this
+    exercise never wants). A parameter in two groups, in none, or a tensor that is not a parameter is
+    what torch.optim would refuse or never train: a sentence."""
     if isinstance(result, dict) or not isinstance(result, (list, tuple)) or \
             not all(isinstance(group, dict) and "params" in group for group in result):
         raise AnswerError(f"expected {GROUPS_ANSWER}, got {describe(to_plain(result))}")
@@ -80,16 +77,26 @@ def _learning_rates(result, kwargs) -> dict:
     for group in result:
         params = group["params"]
         params = [params] if hasattr(params, "data") else list(params)
+        lr = group.get("lr", -1.0)
         for p in params:
-            lr = group.get("lr", -1.0)
-            rates.setdefault(names.get(id(p), "a tensor that is not a parameter of the model"), []).append(
+            if id(p) not in names:
+                raise AnswerError("a group holds a tensor that is not a parameter of the model: use the "
+                                  "parameters themselves (model.named_parameters())")
+            rates.setdefault(names[id(p)], []).append(
                 float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else -1.0)
-    return dict(sorted(rates.items()))
+    if any(len(lrs) > 1 for lrs in rates.values()):
+        raise AnswerError("some parameters are listed in two groups (model.parameters() includes fc's): "
+                          "torch.optim refuses that; give the backbone group only the parameters outside fc")
+    if len(rates) < len(names):
+        raise AnswerError("some parameters are in no group, so they would never be updated (BatchNorm's "
+                          "weight and bias are parameters too): every parameter outside fc belongs to the "
+                          "backbone group")
+    return {name: lrs[0] for name, lrs in sorted(rates.items())}
 
 
 def _swapped_rates(want: dict, case: dict) -> dict:
     swap = {case["backbone_lr"]: case["head_lr"], case["head_lr"]: case["backbone_lr"]}
-    return {name: [swap[lr] for lr in lrs] for name, lrs in want.items()}
+    return {name: swap[lr] for name, lr in want.items()}
 
 
 def _feature_arguments(case: dict) -> dict:
@@ -110,10 +117,18 @@ FEATURES_ANSWER = "a tensor of shape (n, d): avgpool's output, flattened"
 
 
 def _observe_features(result, kwargs) -> dict:
+    """The features, and whether they carry an autograd graph; the logits of fc and an unflattened avgpool
+    output get their own sentence."""
     try:
         features = as_array(result)
     except AnswerError:
         raise AnswerError(f"expected {FEATURES_ANSWER}, got {describe(to_plain(result))}") from None
+    head, n = kwargs["model"].fc, len(kwargs["X"])
+    if features.shape == (n, head.out_features) and head.out_features != head.in_features:
+        raise AnswerError("those are the logits of the head fc; the features are the input of fc (avgpool's "
+                          "output, flattened)")
+    if features.shape == (n, head.in_features, 1, 1):
+        raise AnswerError("flatten avgpool's output to (n, features): torch.flatten(h, 1)")
     return {"features": features, "tracks_grad": bool(getattr(result, "requires_grad", False))}
 
 
@@ -128,10 +143,6 @@ def _train_mode_features(want: dict, case: dict) -> dict:
         model.fc = torch.nn.Identity()
         with torch.no_grad():
             return {"features": model(args["X"]).numpy(), "tracks_grad": False}
-
-
-def _shape(got) -> tuple:
-    return tuple(np.shape(got["features"]))
 
 
 def _probe_arguments(case: dict) -> dict:
@@ -258,12 +269,13 @@ EXERCISES = (
         answer="the model, with every parameter outside fc frozen",
         parts=("trainable", "gets_gradient"),
         hints=(
-            when(lambda got, want, case: got["trainable"] == _all_names(case),
+            when(lambda got, want, case: all(got["trainable"].values()),
                  "every parameter is still trainable and gets a gradient: model.eval() only switches "
                  "BatchNorm and Dropout to inference behaviour, it freezes nothing; set requires_grad=False"),
-            when(lambda got, want, case: got["trainable"] == [],
+            when(lambda got, want, case: not any(got["trainable"].values()),
                  "the head is frozen too: nothing would learn; leave model.fc's weight and bias trainable"),
-            when(lambda got, want, case: any(".bn" in name or name.startswith("bn") for name in got["trainable"]),
+            when(lambda got, want, case: any(trainable and (".bn" in name or name.startswith("bn"))
+                                             for name, trainable in got["trainable"].items()),
                  "BatchNorm's weight and bias are parameters too and still train: freeze every parameter "
                  "outside fc (loop over model.named_parameters())"),
         ),
@@ -279,17 +291,11 @@ EXERCISES = (
         observe=_learning_rates,
         answer=GROUPS_ANSWER,
         hints=(
-            when(lambda got, want, case: any(-1.0 in lrs for lrs in got.values()),
+            when(lambda got, want, case: -1.0 in got.values(),
                  'every group needs its own "lr": a group without one silently takes the optimizer\'s default'),
             like(_swapped_rates,
                  "the two learning rates are swapped: the pretrained backbone gets the small one "
                  "(backbone_lr), the new head fc the large one (head_lr)"),
-            when(lambda got, want, case: any(len(lrs) > 1 for lrs in got.values()),
-                 "some parameters are listed in two groups (model.parameters() includes fc's): torch.optim "
-                 "refuses that; give the backbone group only the parameters outside fc"),
-            when(lambda got, want, case: set(got) < set(want),
-                 "some parameters are in no group, so they would never be updated (BatchNorm's weight and "
-                 "bias are parameters too): every parameter outside fc belongs to the backbone group"),
         ),
     ),
     Exercise(
@@ -306,11 +312,6 @@ EXERCISES = (
             like(_train_mode_features,
                  "your features were computed in train mode: BatchNorm normalized with the batch's own "
                  "statistics (and updated its running ones); call model.eval() first"),
-            when(lambda got, want, case: _shape(got) == (_shape(want)[0], case["classes"]),
-                 "those are the logits of the head fc; the features are the input of fc (avgpool's output, "
-                 "flattened)"),
-            when(lambda got, want, case: _shape(got) == _shape(want) + (1, 1),
-                 "flatten avgpool's output to (n, features): torch.flatten(h, 1)"),
             when(lambda got, want, case: got["tracks_grad"] and got["features"].shape == want["features"].shape
                  and np.allclose(got["features"], want["features"], rtol=1e-4, atol=1e-5),
                  "the values are right but they carry the autograd graph: compute them under "
