@@ -18,7 +18,7 @@ import numpy as np
 from .compare import close, exact, fraction, is_number
 from .engine import Exercise
 from .hints import distinct, like, when
-from .values import AnswerError, as_array, describe, to_plain
+from .values import AnswerError, as_array, as_float, describe, to_plain
 
 TRIGGER = (54, 55, 62, 63)  # the bottom-right 2 x 2 corner of an 8 x 8 digit, flattened
 
@@ -107,9 +107,20 @@ def _shares_wrong(case: dict, mistake: str) -> dict:
     return table
 
 
-def _zero_rows(got, want, case) -> bool:
-    return isinstance(got, dict) and any(
-        key not in want and isinstance(row, dict) and row.get("count") == 0 for key, row in got.items())
+SHARES_ANSWER = 'a dict {category: {"count": ..., "share": ...}}'
+
+
+def _shares_observe(result, kwargs):
+    """The table as returned; a row with count 0 gets its own sentence (it is not a category of errors)."""
+    if isinstance(result, dict):
+        for row in result.values():
+            try:
+                empty = isinstance(row, dict) and as_float(row.get("count")) == 0
+            except AnswerError:
+                empty = False
+            if empty:
+                raise AnswerError("list only the categories that occur among the errors (no rows with count 0)")
+    return result
 
 
 # -- feat.add_trigger ---------------------------------------------------------------
@@ -281,7 +292,8 @@ EXERCISES = (
                 "weights": [0.5, 0.45, 0.05]}),
         compare=close(rtol=1e-6, atol=1e-9),  # counts exact, shares k/n: float32 passes, no slip does
         arguments=_shares_arguments,
-        answer='a dict {category: {"count": ..., "share": ...}}',
+        observe=_shares_observe,
+        answer=SHARES_ANSWER,
         hints=(
             like(lambda want, case: _shares_wrong(case, "all samples"),
                  "your shares are fractions of *all* samples; the error-analysis share is the fraction of "
@@ -291,7 +303,6 @@ EXERCISES = (
                  "(y_pred != y_true)"),
             like(lambda want, case: _shares_wrong(case, "percent"),
                  "return shares as fractions between 0 and 1, not percentages"),
-            when(_zero_rows, "list only the categories that occur among the errors (no rows with count 0)"),
         ),
     ),
     Exercise(
