@@ -8,6 +8,7 @@
                                        (exit 0: the notebook ran to its end; 1: a cell stopped it)
     course release [LABS] [--check]    regenerate exercises/ and the reference answers
     course grade SUBMITTED --out DIR   grade a class: grades.csv and feedback pages
+    course progress                    your labs: public checks passed, last attempt, what next
 
 Exit status: 0 on success, 1 when something failed (a notebook error, an
 out-of-date release), 2 for a wrong path or a malformed notebook.
@@ -264,6 +265,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- course progress ----------------------------------------------------------
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    """Per lab: the exercises whose public checks passed, the last attempt and what to do next, from the
+    checks the learner ran in JupyterLab (course_utils/progress.py; nothing leaves the machine)."""
+    from course_utils.progress import next_lab, progress_file, summarize
+
+    labs = summarize()
+    rows = [[lab.lab, f"{lab.n_passed}/{len(lab.exercises)}", lab.last_attempt or "-", lab.next_step()]
+            for lab in labs]
+    print(format_table(["lab", "passed", "last attempt", "next"], rows))
+    print(f"\n{next_lab(labs)}")
+    print(f"(public checks you ran in JupyterLab, kept in {progress_file() or 'no file: COURSE_PROGRESS=off'})")
+    return 0
+
+
 def _shown(path: Path, root: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
@@ -313,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="refuse to grade if the bubblewrap sandbox cannot run here")
     grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
     grade.set_defaults(run=cmd_grade)
+
+    progress = commands.add_parser("progress", help="your progress: per lab, public checks passed and what next")
+    progress.set_defaults(run=cmd_progress)
     return parser
 
 

@@ -184,7 +184,7 @@ def test_start_here_links_every_lesson_and_lab():
 
     start = nbformat.read(ROOT / "notebooks" / "00_start_here.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in start.cells if cell.cell_type == "markdown")
-    links = re.findall(r"\]\(([^)]+\.ipynb)\)", text)
+    links = re.findall(r"\]\((?!https://)([^)]+\.ipynb)\)", text)  # the Colab links: tests/test_online.py
     assert links
     for link in links:
         assert (ROOT / "notebooks" / link).resolve().exists(), f"00_start_here links to a missing file: {link}"

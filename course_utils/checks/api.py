@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable
 
+from .. import progress
 from .answers import RECORD_ENV, load_answers, write_record
 from .engine import TIMEOUT, Attempt, ExerciseResult, attempt, grade
 from .registry import get_exercise
@@ -65,6 +66,8 @@ def check(exercise_id: str, function: Callable):
     outcome = CheckResult(grade(exercise, attempted, answers))
     if not _in_kernel():
         print(outcome)
+    else:
+        progress.record(outcome.result)  # the learner's own progress file (`course progress`)
     return outcome
 
 
