@@ -53,11 +53,12 @@ def test_the_repository_address_is_written_once():
     owner_and_name = online.REPOSITORY.removeprefix("https://github.com/")
     for name in tracked.splitlines():
         path = ROOT / name
-        if path.suffix not in (".md", ".ipynb", ".py", ".txt", ".toml", ".yml") or not path.exists():
+        if path.suffix not in (".md", ".ipynb", ".py", ".txt", ".toml", ".yml") or not path.exists() \
+                or name == "course_utils/online.py":  # the one place (its doctest shows an old link)
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         assert online.with_current_links(text) == text, f"{name} links to another repository"
-        if owner_and_name in text and name != "course_utils/online.py":
+        if owner_and_name in text:
             shown = {line.strip() for line in text.splitlines() if owner_and_name in line}
             generated = [line for line in shown if "colab.research.google.com" in line or "mybinder.org" in line
                          or online.install_source() in line]
