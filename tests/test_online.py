@@ -39,6 +39,25 @@ def test_every_lesson_and_lab_starts_with_the_current_install_cell(path):
         f"{path.relative_to(ROOT)}: run `.venv/bin/python scripts/colab_cell.py` then `.venv/bin/course release`")
 
 
+def test_the_cell_tool_replaces_an_old_cell_and_changes_nothing_the_second_time():
+    from course_utils.notebooks import notebook_text
+
+    nb = read_notebook(ROOT / "notebooks" / "03_initialization.ipynb")
+    outdated = next(cell for cell in nb.cells if cell.get("id") == online.BOOTSTRAP_ID)
+    outdated.source = "# an older install cell"
+    nb.cells.remove(outdated)
+    nb.cells.append(outdated)  # and in the wrong place
+    once = notebook_text(online.with_bootstrap(nb))
+    twice = notebook_text(online.with_bootstrap(nbformat.reads(once, as_version=4)))
+    assert once == twice
+    cells = nbformat.reads(once, as_version=4).cells
+    assert [c.id for c in cells].count(online.BOOTSTRAP_ID) == 1
+    assert next(c for c in cells if c.cell_type == "code").source == online.bootstrap_source()
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_cell.py"), "--check"], capture_output=True,
+                           text=True, timeout=120)
+    assert check.returncode == 0, check.stdout  # every source notebook and the README are current
+
+
 def test_the_install_cell_is_silent_and_fast_where_the_course_is_installed():
     code = (f"import time; start = time.perf_counter()\n{online.bootstrap_source()}\n"
             "import sys; print(f'{time.perf_counter() - start:.6f}', file=sys.__stderr__)")
