@@ -8,8 +8,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LEARNER := $(VENV)/.installed-lab     # core + lab extras
-EVERYTHING := $(VENV)/.installed-dev  # + instructor and dev extras
+# Stamps: what `make lab` installed (core + lab extras), what `make test` installed (+ instructor, dev)
+LEARNER := $(VENV)/.installed-lab
+EVERYTHING := $(VENV)/.installed-dev
 # Extra pip options, e.g. PIP_OPTIONS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
 PIP_OPTIONS ?=
 
