@@ -2,6 +2,10 @@
 
 Wording rule: while hidden cases exist, a learner who passes every public case
 reads "public checks passed", never "all tests passed".
+
+Readable everywhere: colour never carries a result alone (each mark is a symbol, ✓ ✗ …, named in words
+for screen readers), and the panel's text takes the page's own colour, so that it reads on JupyterLab's
+light and dark themes alike; the marks are white symbols on their colour (contrast ≥ 4.5 : 1 on any page).
 """
 
 from __future__ import annotations
@@ -14,6 +18,19 @@ from .engine import NOT_ATTEMPTED, PASSED, ExerciseResult
 MARKS = {PASSED: "✓", NOT_ATTEMPTED: "…"}
 COLORS = {PASSED: "#1a7f37", NOT_ATTEMPTED: "#6e7781"}
 FAIL_COLOR = "#cf222e"
+
+
+def badge(status: str) -> str:
+    """A status's mark as HTML: the symbol in white on the status's colour, named by the status in words
+    (for screen readers, and as a tooltip).
+
+    >>> badge("passed")  # doctest: +ELLIPSIS
+    '<span role="img" aria-label="passed" title="passed" style="...background:#1a7f37;color:#fff...">✓</span>'
+    """
+    word = escape(str(getattr(status, "value", status)))
+    return (f'<span role="img" aria-label="{word}" title="{word}" style="display:inline-block;min-width:1.2em;'
+            f'text-align:center;border-radius:3px;padding:0 3px;background:{COLORS.get(status, FAIL_COLOR)};'
+            f'color:#fff;font-weight:600">{MARKS.get(status, "✗")}</span>')
 
 
 def headline(result: ExerciseResult) -> str:
@@ -56,18 +73,16 @@ def to_text(result: ExerciseResult, width: int = 100) -> str:
 def to_html(result: ExerciseResult) -> str:
     """A compact panel: a headline and a table of cases with the hint of each failure."""
     color = COLORS.get(result.status, FAIL_COLOR)
-    mark = MARKS.get(result.status, "✗")
-    head = (f'<div style="font-weight:600;color:{color}">{mark} {escape(result.exercise)} — '
+    head = (f'<div style="font-weight:600">{badge(result.status)} {escape(result.exercise)} — '
             f'{escape(result.title)}: {_points(result.points)}/{_points(result.max_points)} points'
             f' · {escape(headline(result))}</div>')
     rows = []
     if result.status != NOT_ATTEMPTED:
         for case in result.cases:
-            case_color = COLORS.get(case.status, FAIL_COLOR)
             note = "" if case.status == PASSED else escape(case.message or case.status)
-            want = f"<br><span style='color:#6e7781'>expected {escape(case.want)}</span>" if case.want else ""
+            want = f"<br><span style='opacity:0.8'>expected {escape(case.want)}</span>" if case.want else ""
             rows.append(
-                f"<tr><td style='color:{case_color};padding:1px 6px'>{MARKS.get(case.status, '✗')}</td>"
+                f"<tr><td style='padding:1px 6px'>{badge(case.status)}</td>"
                 f"<td style='padding:1px 6px'><code>{escape(case.label)}</code></td>"
                 f"<td style='padding:1px 6px'><code>{escape(case.got)}</code>{want}</td>"
                 f"<td style='padding:1px 6px'>{note}</td></tr>")
