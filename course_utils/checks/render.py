@@ -89,7 +89,7 @@ def to_html(result: ExerciseResult) -> str:
     table = ("<table style='border-collapse:collapse;font-size:90%;margin-top:4px'>"
              "<tr><th></th><th style='text-align:left'>case</th><th style='text-align:left'>your answer</th>"
              "<th style='text-align:left'>hint</th></tr>" + "".join(rows) + "</table>") if rows else ""
-    return (f"<div style='border-left:4px solid {color};padding:4px 10px;margin:4px 0'>"
+    return (f"<div class='course-check' style='border-left:4px solid {color};padding:4px 10px;margin:4px 0'>"
             f"{head}{table}</div>")
 
 
