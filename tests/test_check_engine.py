@@ -346,3 +346,12 @@ def test_a_case_read_back_from_an_answer_file_reads_the_same_as_in_the_notebook(
     renamed = attempt(exercise, lambda truth, prediction: 1.0, from_file)
     assert renamed.error == ("keep the template's parameter names (`y_true`, `y_pred`): "
                              "your function takes (`truth`, `prediction`)")
+
+
+def test_a_hint_never_guesses_about_an_answer_of_another_kind():
+    exercise = Exercise("demo.n", "N", 1, cases=({"x": 1.0},),
+                        hints=(when(lambda got, want, case: True, "a hint about values"),))
+    other_kind = judge(exercise, {"x": 1.0}, Attempt("ok", [1.0, 2.0]), 1.0)
+    assert other_kind.message == "expected one number, got a list of 2 numbers"
+    same_kind = judge(exercise, {"x": 1.0}, Attempt("ok", [1.0, 2.0]), [1.0, 2.0, 3.0])
+    assert same_kind.message == "a hint about values"

@@ -90,12 +90,13 @@ def test_check_reports_the_real_first_error_and_wraps_instead_of_cutting(tmp_pat
     assert result.returncode == 1  # a cell stopped with an error: the notebook did not run to its end
     assert "your cell" in result.stdout and "has a syntax error at line 1" in result.stdout
     assert "NameError" not in result.stdout and "Traceback" not in result.stdout
-    assert "expected one number, got a list of 2 numbers" in result.stdout
+    sentence = "expected one number: the accuracy on y_test, between 0 and 1, got a list of 2 numbers"
+    assert sentence in result.stdout
     assert "..." not in result.stdout  # labels and hints are wrapped, never cut
     data = json.loads(course("check", "--json", notebook).stdout)
     first, second = data
     assert first["message"].startswith("your cell") and "syntax error" in first["message"]
-    assert second["cases"][0]["message"] == "expected one number, got a list of 2 numbers"
+    assert second["cases"][0]["message"] == sentence
     assert set(second["cases"][0]) == {"label", "status", "hidden", "got", "want", "message"}
 
 

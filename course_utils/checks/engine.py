@@ -42,7 +42,7 @@ from .compare import Comparator, call, close
 from .forbid import forbidden_uses
 from .hints import Hint, first_match
 from .validate import problem
-from .values import AnswerError, UnreadableAnswer, canonical, describe, from_plain, short_repr, to_plain
+from .values import AnswerError, UnreadableAnswer, canonical, describe, from_plain, kind, short_repr, to_plain
 
 
 class Status(str, Enum):
@@ -292,7 +292,11 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
     hints = () if hidden and getattr(exercise.compare, "categorical", False) else exercise.hints
     kind_problem = problem(attempt.value, want, hidden=hidden, answer=exercise.answer)
     if kind_problem:
-        hint = first_match(hints, got, wanted, _fresh(case), hidden=hidden)
+        # Another kind of answer (a list for a number, a dict for a pair): the sentence says it all, and a
+        # hint, which judges values, could only guess. The same kind with another length or shape (every
+        # duplicated row instead of the conflicting ones) may be a typical mistake that a hint recognises.
+        same_kind = kind(attempt.value) == kind(want)
+        hint = first_match(hints, got, wanted, _fresh(case), hidden=hidden) if same_kind else ""
         message = hint or kind_problem[1 if hidden else 0]
         return CaseResult(label, FAILED, shown_got, shown_want, learner_text(message), hidden)
     share, why, safe = _compare(exercise, got, wanted, case)
