@@ -13,6 +13,8 @@ LEARNER := $(VENV)/.installed-lab
 EVERYTHING := $(VENV)/.installed-dev
 # Extra pip options, e.g. PIP_OPTIONS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
 PIP_OPTIONS ?=
+# Test processes (pytest-xdist): one per core. Tests that share a cache run in one process (xdist_group).
+TEST_WORKERS ?= auto
 
 .PHONY: lab test release release-check run bench constraints clean
 
@@ -33,7 +35,7 @@ lab: $(LEARNER)  ## open JupyterLab on notebooks/00_start_here.ipynb
 	$(BIN)/course lab
 
 test: $(EVERYTHING)  ## the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 release: $(EVERYTHING)  ## regenerate exercises/ and the reference answers from solutions/
 	$(BIN)/course release
