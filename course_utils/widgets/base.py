@@ -13,6 +13,10 @@
   classroom can reproduce exactly what was on the screen;
 * ``explorer.result`` holds the numbers behind the picture (tests read them);
 * ``explorer.last_update_ms`` is how long the last redraw took (budget: 150 ms);
+* the picture says what it shows in words (``explorer.alt``: its panels, the readout's numbers and
+  the state line), as the image's accessible name in JupyterLab and as ``alt`` wherever the widget
+  cannot run: its display carries a static copy (the current frame with that alt text and its caption,
+  as HTML, PNG and plain text) that static renderers (the course site, nbconvert, GitHub) show;
 * a redraw runs with the BLAS and OpenMP thread pools (NumPy, PyTorch) limited to one
   thread: a widget's small computations gain nothing from more, and on a busy machine
   (the browser, JupyterLab, a training cell, a neighbour's job) spinning worker threads
@@ -35,7 +39,10 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import re
 import sys
 import time
 from collections import OrderedDict
@@ -48,6 +55,16 @@ from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from traitlets import Unicode
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class FigureImage(widgets.Image):
+    """An ``ipywidgets.Image`` whose ``tooltip`` becomes the ``<img>``'s title: its accessible name, read
+    by screen readers (the Image view sets the title only for a widget with a synced ``description``)."""
+
+    description = Unicode("").tag(sync=True)
 
 
 class Explorer:
@@ -78,7 +95,7 @@ class Explorer:
         self._update = update
         self._readout = readout
         self._on_change = on_change
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width=f"{figsize[0] * dpi}px"))
+        self.image = FigureImage(format="png", layout=widgets.Layout(width="100%", max_width=f"{figsize[0] * dpi}px"))
         self.text = widgets.HTML()
         self.last_update_ms = 0.0
         self.result: dict[str, Any] = {}
@@ -117,11 +134,51 @@ class Explorer:
         with limited_threads(self.compute_threads):
             self.result = self._update(self.artists, **values) or {}
             png = self._render()
-        self.image.value = png
-        readout = self._readout(self.result, **values) if self._readout else ""
-        self.text.value = f"{readout}<br><code style='font-size:85%'>{self.state}</code>" if readout else \
-            f"<code style='font-size:85%'>{self.state}</code>"
+        self.readout = self._readout(self.result, **values) if self._readout else ""
+        with self.image.hold_sync():  # one message for the picture and its words
+            self.image.value = png
+            self.image.tooltip = self.alt
+        self.text.value = caption_html(self.readout, self.state)
         self.last_update_ms = (time.perf_counter() - start) * 1000
+
+    @property
+    def alt(self) -> str:
+        """The picture in words, from the same numbers as its caption: the panels, the readout, the state.
+
+        >>> import ipywidgets as w
+        >>> def setup(fig):
+        ...     ax = fig.add_subplot(title="loss")
+        ...     return {"line": ax.plot([0, 1], [0, 1])[0]}
+        >>> explorer = Explorer({"lr": w.FloatSlider(value=0.1)}, setup, lambda artists, lr: {"loss": 2 * lr},
+        ...                     readout=lambda result, lr: f"loss <b>{result['loss']:.2f}</b>")
+        >>> explorer.alt
+        'Figure: loss. loss 0.20. Settings: lr=0.1.'
+        """
+        panels = "; ".join(filter(None, (_panel_words(ax) for ax in self.figure.axes)))
+        words = [f"Figure: {panels}" if panels else "Figure", plain_text(self.readout), f"Settings: {self.state}"]
+        return " ".join(_sentence(w) for w in words if w)
+
+    def static_html(self) -> str:
+        """The current frame as a self-contained ``<figure>``: the picture with :attr:`alt`, and the caption
+        (readout and state) under it."""
+        png = base64.b64encode(self.image.value).decode("ascii")
+        width = int(self.figure.bbox.width)
+        return (f'<figure class="course-explorer" style="margin:0">'
+                f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.alt)}" '
+                f'style="max-width:100%;width:{width}px">'
+                f'<figcaption>{caption_html(self.readout, self.state)}</figcaption></figure>')
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """The live widget, and a static copy of the current frame for renderers that cannot run it:
+        JupyterLab shows the widget, the course site and nbconvert the HTML figure, plain viewers the PNG
+        or the text (the readout and the state line)."""
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle.update({
+            "text/html": self.static_html(),
+            "image/png": base64.b64encode(self.image.value).decode("ascii"),
+            "text/plain": " · ".join(filter(None, (plain_text(self.readout), self.state))),
+        })
+        return bundle
 
     def _render(self) -> bytes:
         """Blit: the axes, ticks and labels are drawn once per set of view limits and reused;
@@ -189,11 +246,6 @@ class Explorer:
         controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         return widgets.VBox([controls, self.image, self.text])
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
     def _changed(self, change) -> None:
         if not self._holding:
             self.redraw()
@@ -209,6 +261,35 @@ class Explorer:
 
 
 _pools: dict[str, Any] = {"controller": None, "modules": -1}
+
+
+def caption_html(readout: str, state: str) -> str:
+    """The line under an explorer's figure: the readout (HTML) over the state line."""
+    code = f"<code style='font-size:85%'>{html.escape(state, quote=False)}</code>"
+    return f"{readout}<br>{code}" if readout else code
+
+
+def plain_text(markup: str) -> str:
+    """A readout's HTML as plain words (tags dropped, entities decoded, spaces collapsed).
+
+    >>> plain_text("precision <b>0.83</b> &middot; recall<br>0.5")
+    'precision 0.83 · recall 0.5'
+    """
+    text = re.sub(r"<br\s*/?>", " ", markup)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", text))).strip()
+
+
+def _sentence(words: str) -> str:
+    return words if words.endswith((".", "!", "?")) else words + "."
+
+
+def _panel_words(ax: Axes) -> str:
+    """A panel in words: its title, else what it plots against what (its axis labels)."""
+    title = " ".join(filter(None, (ax.get_title(loc) for loc in ("left", "center", "right")))).strip()
+    if title:
+        return plain_text(title)
+    x, y = ax.get_xlabel().strip(), ax.get_ylabel().strip()
+    return f"{y} against {x}" if x and y else x or y
 
 
 def _short(value: Any) -> Any:
