@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..diagnosis import DIAGNOSES, diagnose, saturated_share
 from .compare import Verdict, close, exact, label
 from .engine import Exercise
 from .hints import like, when
@@ -128,14 +129,6 @@ def _stds_compare():
 
 # -- init.diagnose -------------------------------------------------------------------------------------
 
-#: an activation's output is *saturated* within this distance of one of its bounds (ReLU has no upper bound)
-SATURATION_BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
-SATURATED_WITHIN = 0.01
-#: the thresholds of the lab's rule: mean saturated share, and the factor between first and last layer
-SATURATED_SHARE, FACTOR = 0.5, 10.0
-DIAGNOSES = ("vanishing", "exploding", "saturated", "healthy")
-
-
 def _network_measurements(case: dict) -> dict:
     """What the lesson measures at initialization, on a seeded MLP with N(0, sigma^2) weights:
 
@@ -169,10 +162,7 @@ def _measure(model, case: dict) -> dict:
         h = layer(h)
         if not isinstance(layer, torch.nn.Linear):
             stds.append(h.std().item())
-            low, high = SATURATION_BOUNDS.get(case["activation"], (None, None))
-            saturated = (h < low + SATURATED_WITHIN) | (h > high - SATURATED_WITHIN) if low is not None \
-                else torch.zeros_like(h, dtype=torch.bool)
-            saturation.append(saturated.float().mean().item())
+            saturation.append(saturated_share(h, case["activation"]))
     F.cross_entropy(h, labels).backward()
     grad_norms = [layer.weight.grad.norm().item() for layer in model if isinstance(layer, torch.nn.Linear)]
     return {"stds": stds, "saturation": saturation, "grad_norms": grad_norms}
@@ -180,7 +170,8 @@ def _measure(model, case: dict) -> dict:
 
 def _diagnosis(stds, saturation, grad_norms, *, use_saturation=True, use_gradients=True,
                swapped=False) -> str:
-    """The lab's rule (a mistaken version of it with the keyword flags).
+    """The lab's rule (:func:`course_utils.diagnosis.diagnose`), or a mistaken version of it with the
+    keyword flags: saturation or gradients ignored, the two directions swapped.
 
     >>> _diagnosis([0.99, 0.98], saturation=[0.9, 0.85], grad_norms=[5e4, 1.0])  # tanh, sigma = 1
     'saturated'
@@ -189,16 +180,9 @@ def _diagnosis(stds, saturation, grad_norms, *, use_saturation=True, use_gradien
     >>> _diagnosis([0.04, 0.02], saturation=[0.0, 0.0], grad_norms=[1e-14, 0.3], use_gradients=False)
     'healthy'
     """
-    if use_saturation and sum(saturation) / len(saturation) > SATURATED_SHARE:
-        return "saturated"
-    signal = stds[-1] / stds[0]
-    gradient = grad_norms[0] / grad_norms[-1] if use_gradients else 1.0
-    big, small = ("vanishing", "exploding") if swapped else ("exploding", "vanishing")
-    if signal > FACTOR or gradient > FACTOR:
-        return big
-    if signal < 1 / FACTOR or gradient < 1 / FACTOR:
-        return small
-    return "healthy"
+    found = diagnose(stds, sum(saturation) / len(saturation) if use_saturation else 0.0,
+                     grad_norms[0] / grad_norms[-1] if use_gradients else 1.0)
+    return {"vanishing": "exploding", "exploding": "vanishing"}.get(found, found) if swapped else found
 
 
 def _diagnose_slip(**slip):

@@ -26,6 +26,7 @@ import math
 import ipywidgets as widgets
 import numpy as np
 
+from ..diagnosis import diagnose, saturated_share
 from .base import Explorer
 
 ACTIVATIONS = {
@@ -70,43 +71,14 @@ def histograms(outputs: list[np.ndarray], bins: int = len(BINS) - 1) -> np.ndarr
     return counts / np.maximum(counts.max(axis=1, keepdims=True), 1)
 
 
-SATURATION = 0.5  # more than half of the units flat: "saturated"
-STD_RATIO = (0.1, 10.0)  # activation std, last layer / first layer: below -> vanishing, above -> exploding
-GRADIENT_RATIO = (0.1, 10.0)  # weight-gradient norm, first layer / last layer: the same two limits
-
-
 def saturation(outputs: list[np.ndarray], activation: str) -> float:
     """The share of saturated units, averaged over the layers: |tanh| > 0.99, sigmoid outside
-    [0.01, 0.99]; ReLU and linear units do not saturate (0).
+    [0.01, 0.99]; ReLU and linear units do not saturate (0). See :mod:`course_utils.diagnosis`.
 
     >>> saturation([np.array([0.0, 0.995, -1.0, 0.5])], "tanh")
     0.5
     """
-    if activation == "tanh":
-        flat = [np.abs(h) > 0.99 for h in outputs]
-    elif activation == "sigmoid":
-        flat = [(h < 0.01) | (h > 0.99) for h in outputs]
-    else:
-        return 0.0
-    return float(np.mean([f.mean() for f in flat]))
-
-
-def diagnose(stds: list[float], saturated: float = 0.0, gradient_ratio: float = 1.0) -> str:
-    """The rule of lesson 03, from three measurements: ``saturated`` (:func:`saturation`), the per-layer
-    activation ``stds`` and ``gradient_ratio``, the first layer's weight-gradient norm over the last's.
-
-    >>> diagnose([0.5, 0.5], saturated=0.0, gradient_ratio=1e-6)  # the stds alone would say "healthy"
-    'vanishing'
-    """
-    first, last = stds[0], stds[-1]
-    if saturated > SATURATION:
-        return "saturated"
-    if (not np.isfinite(last) or (first > 0 and last / first > STD_RATIO[1])
-            or not np.isfinite(gradient_ratio) or gradient_ratio > GRADIENT_RATIO[1]):
-        return "exploding"
-    if first == 0 or last / first < STD_RATIO[0] or gradient_ratio < GRADIENT_RATIO[0]:
-        return "vanishing"
-    return "healthy"
+    return float(np.mean([saturated_share(h, activation) for h in outputs]))
 
 
 DERIVATIVES = {  # the activation's derivative, from its output
