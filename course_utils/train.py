@@ -86,6 +86,31 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def progress_bar(iterable=None, progress: bool | str = False, total: int | None = None, unit: str = "it"):
+    """``iterable`` itself, or wrapped in a progress bar when ``progress`` is true (a string: the bar's label).
+    Without an iterable: a bar to advance by hand (``bar.update(n)``, then ``bar.close()``), silent when
+    ``progress`` is off.
+
+    The bar is ``tqdm.auto``'s: a widget in JupyterLab and in headless runs of a notebook alike (nothing
+    written to stderr there), text on a terminal. The lessons ask for one where a cell runs longer than
+    about 2 s::
+
+        for strategy, settings in progress_bar(SETTINGS.items(), "strategies"):
+            ...
+
+    >>> list(progress_bar(range(3)))  # progress off: the iterable, untouched
+    [0, 1, 2]
+    >>> bar = progress_bar(total=10)  # progress off: a bar that shows nothing
+    >>> bar.update(4); bar.close()
+    """
+    if not progress and iterable is not None:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=progress if isinstance(progress, str) else None, unit=unit,
+                mininterval=0.25, disable=not progress)
+
+
 def train_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
                 loss_fn: nn.Module, batch_size: int, generator: torch.Generator) -> None:
     """One pass over ``(X, y)`` in an order drawn from ``generator``: one optimizer step per mini-batch.
@@ -110,13 +135,14 @@ def train_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: t
 def fit(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1, batch_size: int = 64,
         optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0,
         loss_fn: nn.Module | None = None, validation: tuple | None = None,
-        seed: int = 0) -> dict[str, list[float]]:
+        seed: int = 0, progress: bool | str = False) -> dict[str, list[float]]:
     """Train ``model`` with mini-batches and return its learning curves.
 
     ``history["train_loss"][0]`` is measured *before* the first step, so the
     initial loss can be checked against its expected value (ln C for C
     balanced classes). ``validation=(X_val, y_val)`` adds ``val_loss`` and
-    ``val_accuracy``.
+    ``val_accuracy``. ``progress=True`` (or a label) shows a bar over the epochs
+    (:func:`progress_bar`).
     """
     X, y = _tensors(X, y)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -138,7 +164,7 @@ def fit(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1, batch_size
             history["val_accuracy"].append(val["accuracy"])
 
     record()
-    for _ in range(epochs):
+    for _ in progress_bar(range(epochs), progress, unit="epoch"):
         train_epoch(model, X, y, opt, loss_fn, batch_size, generator)
         record()
     return history
@@ -197,7 +223,7 @@ class StackedMLP(nn.Module):
 def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), epochs: int = 20, lr: float = 0.1,
               batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0,
               activation: str = "relu", validation: tuple | dict | None = None,
-              init: Callable[[StackedMLP], None] | None = None) -> dict[str, np.ndarray]:
+              init: Callable[[StackedMLP], None] | None = None, progress: bool | str = False) -> dict[str, np.ndarray]:
     """Train one :func:`mlp` per seed, all at once (:class:`StackedMLP`), and return their curves.
 
     Each seed gets its own initialization and its own mini-batch order (``torch.Generator`` seeded
@@ -208,7 +234,8 @@ def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), ep
     shape ``(k, n)`` gives member ``k`` a training set of its own (another split, a bootstrap sample,
     another cleaning), all of the same size. ``validation`` is ``(X_val, y_val)`` (curves
     ``val_loss``, ``val_accuracy``) or a dict ``{name: (X, y)}`` (curves ``name_loss``,
-    ``name_accuracy``), shared or per member in the same way.
+    ``name_accuracy``), shared or per member in the same way. ``progress=True`` (or a label) shows a
+    bar over the epochs (:func:`progress_bar`).
 
     >>> from course_utils.data import make_moons, set_seed
     >>> X, y = make_moons(64, seed=0)
@@ -262,7 +289,7 @@ def fit_seeds(sizes: Sequence[int], X, y, *, seeds: Sequence[int] = range(5), ep
 
     record()
     n, members = X.shape[-2], torch.arange(k)[:, None]
-    for _ in range(epochs):
+    for _ in progress_bar(range(epochs), progress, unit="epoch"):
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators])
         for start in range(0, n, batch_size):
             batch = orders[:, start:start + batch_size]
