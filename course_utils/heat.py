@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.train import StackedMLP, torch_threads
+from course_utils.train import StackedMLP, progress_bar, torch_threads
 
 K = 0.01      # thermal diffusivity
 T_END = 1.0   # final time
@@ -488,7 +488,8 @@ ARMS = ("Adam", "Adam → L-BFGS")
 def train_stack(seeds, *, periodic: bool = True, hard_initial=True, resample=True, initial_weight=1.0,
                 arms=ARMS, budget: int = 400, n_points: int = 192, resample_every: int = 50, lr: float = 1e-2,
                 harmonics: int = 4, width: int = 16, depth: int = 2, k: float = K, t_end: float = T_END,
-                record_every: int | None = None, threads: int | None = 1) -> dict[str, StackRun]:
+                record_every: int | None = None, threads: int | None = 1,
+                progress: bool | str = False) -> dict[str, StackRun]:
     """Train one PINN per seed, all at once (a :class:`PINNStack`), with ``budget`` loss-and-gradient
     evaluations; return one :class:`StackRun` per optimizer arm.
 
@@ -505,14 +506,15 @@ def train_stack(seeds, *, periodic: bool = True, hard_initial=True, resample=Tru
     Seeded: member m draws its points from a generator seeded with ``seeds[m]``, so a seed draws the
     same points in every recipe. ``n_points`` collocation points per member; the soft terms use 64
     points on the line t = 0 and 32 boundary times. Records every ``record_every`` evaluations.
+    ``progress=True`` (or a label) shows a bar over the evaluations of every arm (:func:`progress_bar`).
     """
     with torch_threads(threads):
         return _train_stack(list(seeds), periodic, hard_initial, resample, initial_weight, tuple(arms), budget,
-                            n_points, resample_every, lr, harmonics, width, depth, k, t_end, record_every)
+                            n_points, resample_every, lr, harmonics, width, depth, k, t_end, record_every, progress)
 
 
 def _train_stack(seeds, periodic, hard_initial, resample, initial_weight, arms, budget, n_points, resample_every,
-                 lr, harmonics, width, depth, k, t_end, record_every) -> dict[str, StackRun]:
+                 lr, harmonics, width, depth, k, t_end, record_every, progress=False) -> dict[str, StackRun]:
     import copy
 
     unknown = set(arms) - set(ARMS)
@@ -571,10 +573,12 @@ def _train_stack(seeds, periodic, hard_initial, resample, initial_weight, arms, 
             loss.backward()
             optimizer.step()
             schedule.step()
+            bar.update()
 
     optimizer = torch.optim.Adam(stack.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, budget)
     half = budget // 2
+    bar = progress_bar(progress=progress, total=half + (budget - half) * len(arms), unit="evaluation")
     adam(0, half)
     shared = time.process_time() - start_cpu
     switch = {"stack": copy.deepcopy(stack.state_dict()), "generators": [g.get_state() for g in generators],
@@ -597,5 +601,7 @@ def _train_stack(seeds, periodic, hard_initial, resample, initial_weight, arms, 
             segment = min(resample_every - done % resample_every, budget - done)
             lbfgs_members(lambda: losses()["total"], params, segment)
             done += segment
+            bar.update(segment)
         runs["Adam → L-BFGS"] = finish(shared + time.process_time() - start)
+    bar.close()
     return runs
