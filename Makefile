@@ -8,15 +8,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Stamps: what `make lab` installed (core + lab extras), what `make test` installed (+ instructor, dev)
+# Stamps: what `make lab` installed (core + lab extras), what `make site` installed (core + site), what
+# `make test` installed (everything)
 LEARNER := $(VENV)/.installed-lab
+SITE := $(VENV)/.installed-site
 EVERYTHING := $(VENV)/.installed-dev
 # Extra pip options, e.g. PIP_OPTIONS="--index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple"
 PIP_OPTIONS ?=
 # Test processes (pytest-xdist): one per core. Tests that share a cache run in one process (xdist_group).
 TEST_WORKERS ?= auto
 
-.PHONY: lab test release release-check run bench constraints clean
+.PHONY: lab test site release release-check run bench constraints clean
 
 define install  # $(call install,EXTRAS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,15 +29,22 @@ $(LEARNER): pyproject.toml constraints.txt
 	$(call install,lab)
 	@touch $@
 
+$(SITE): pyproject.toml constraints.txt
+	$(call install,site)
+	@touch $@
+
 $(EVERYTHING): pyproject.toml constraints.txt
 	$(call install,dev)
-	@touch $@ $(LEARNER)
+	@touch $@ $(LEARNER) $(SITE)
 
 lab: $(LEARNER)  ## open JupyterLab on notebooks/00_start_here.ipynb
 	$(BIN)/course lab
 
 test: $(EVERYTHING)  ## the whole test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+site: $(SITE)  ## the course as a static site, offline: build/site/index.html (executes lessons the tests did not keep)
+	$(BIN)/python scripts/build_site.py
 
 release: $(EVERYTHING)  ## regenerate exercises/ and the reference answers from solutions/
 	$(BIN)/course release

