@@ -214,8 +214,24 @@ def _log_uniform_observe(result, kwargs) -> dict:
     counts, _ = np.histogram(values[values > 0], bins=edges)
     return {"n": int(values.size),
             "in_range": bool(((values >= kwargs["low"] * (1 - 1e-9)) & (values <= kwargs["high"] * (1 + 1e-9))).all()),
-            "distinct": bool(np.unique(values).size == values.size),
+            # random draws hardly repeat (float32 rounding may merge a few): repeats mean a few values reused
+            "distinct": bool(np.unique(values).size >= 0.95 * values.size),
+            "evenly_spaced": _evenly_spaced(values),
             "decade_shares": (counts / max(1, values.size)).tolist()}
+
+
+def _evenly_spaced(values: np.ndarray) -> bool:
+    """Whether the values, sorted, are equally spaced on the log scale (np.logspace): a grid, never random
+    draws.
+
+    >>> _evenly_spaced(np.logspace(-5, -1, 100)), _evenly_spaced(10 ** np.random.default_rng(0).uniform(-5, -1, 100))
+    (True, False)
+    """
+    positive = np.sort(values[values > 0])
+    if positive.size < 3:
+        return False
+    steps = np.diff(np.log10(positive))
+    return bool(np.all(np.abs(steps - steps.mean()) <= 1e-3 * abs(steps.mean())))
 
 
 def _log_uniform_compare():
@@ -227,6 +243,9 @@ def _log_uniform_compare():
             return Verdict(False, why, why)
         if not got["in_range"]:
             return Verdict(False, *["some samples fall outside [low, high]"] * 2)
+        if got.get("evenly_spaced"):
+            return Verdict(False, *["the samples are evenly spaced on the log scale: a grid is not a random "
+                                    "search"] * 2)
         if not got["distinct"]:
             return Verdict(False, *["the samples repeat: a grid is not a random search"] * 2)
         verdict = shares(got["decade_shares"], want["decade_shares"])
@@ -334,7 +353,8 @@ EXERCISES = (
             when(lambda got, want, case: close(rtol=0, atol=0.06)(got["decade_shares"], _linear_shares(case)).ok,
                  "uniform on the linear scale: nearly all samples land in the top decade. Draw the EXPONENT "
                  "uniformly: 10 ** rng.uniform(log10(low), log10(high), n)"),
-            when(lambda got, want, case: got["n"] == want["n"] and got["in_range"] and not got["distinct"],
+            when(lambda got, want, case: got["n"] == want["n"] and got["in_range"]
+                 and (not got["distinct"] or got.get("evenly_spaced")),
                  "a grid (np.logspace) is not a random search: draw the exponents at random"),
             when(lambda got, want, case: got["n"] == want["n"] and not got["in_range"],
                  "some samples are outside [low, high]: did you mix log10 with np.exp (or log with 10 **)?"),

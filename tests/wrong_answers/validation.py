@@ -78,6 +78,7 @@ WRONG = {
         (lambda low, high, n, seed: np.random.default_rng(seed).uniform(low, high, n), "uniform on the linear scale"),
         (lambda low, high, n, seed: np.logspace(np.log10(low), np.log10(high), n)[np.arange(n) % 50 * (n // 50)],
          "a grid (np.logspace)"),
+        (lambda low, high, n, seed: np.logspace(np.log10(low), np.log10(high), n), "a grid (np.logspace)"),
         (lambda low, high, n, seed: np.exp(np.random.default_rng(seed).uniform(np.log10(low), np.log10(high), n)),
          "outside [low, high]"),
     ],
