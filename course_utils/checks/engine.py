@@ -180,7 +180,7 @@ class ExerciseResult:
 
 
 class CaseTimeout(BaseException):
-    """Raised inside a case that ran past its time limit.
+    """Raised inside a case that ran past its time limit (argument: whether it was the wall clock's).
 
     A ``BaseException`` so that a learner's ``except Exception`` cannot
     swallow it.
@@ -228,9 +228,11 @@ def attempt(exercise: Exercise, function: Callable, case: dict) -> Attempt:
             value = canonical(observed)
     except NotImplementedError:
         return Attempt(NOT_ATTEMPTED.value, seconds=time.perf_counter() - start)
-    except CaseTimeout:
-        return Attempt(TIMEOUT.value, error=f"took longer than {exercise.timeout:g} s (an endless loop?)",
-                       seconds=exercise.timeout)
+    except CaseTimeout as stop:
+        waited = bool(stop.args and stop.args[0])
+        error = (f"waited longer than {exercise.timeout * WAIT_FACTOR:g} s (an endless wait?)" if waited else
+                 f"took longer than {exercise.timeout:g} s of computing (an endless loop?)")
+        return Attempt(TIMEOUT.value, error=error, seconds=time.perf_counter() - start)
     except AnswerError as exc:
         return Attempt(REJECTED, error=learner_text(str(exc)), seconds=time.perf_counter() - start)
     except Exception as exc:  # the learner's code may raise anything
@@ -487,22 +489,35 @@ def _fresh(case: dict) -> dict:
     return json.loads(json.dumps(case))
 
 
+#: a case may also wait (sleep, a lock, input) this many times its time limit, on the clock on the wall
+WAIT_FACTOR = 6
+
+
 @contextmanager
 def _time_limit(seconds: float):
-    """Raise :class:`CaseTimeout` after ``seconds`` (POSIX main thread only)."""
+    """Raise :class:`CaseTimeout` after ``seconds`` of computing time, or ``WAIT_FACTOR`` times that on
+    the wall clock (POSIX main thread only).
+
+    Computing time (the process's CPU time, ``ITIMER_PROF``) is what a learner's code costs whatever else
+    the machine does: a correct answer does not time out because a class is graded beside it, and the
+    same notebook gets the same result twice. The wall clock, with slack, stops code that waits instead.
+    """
     usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
               and seconds and seconds > 0)
     if not usable:
         yield
         return
 
-    def on_alarm(signum, frame):
-        raise CaseTimeout()
+    def on_limit(signum, frame):
+        raise CaseTimeout(signum == signal.SIGALRM)
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = {number: signal.signal(number, on_limit) for number in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WAIT_FACTOR)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
