@@ -1,7 +1,10 @@
+import functools
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,34 @@ def full_marks(exercise_id: str, function) -> tuple[bool, list[str]]:
     result = grade(exercise, [(e["case"], e["hidden"], attempt(exercise, function, e["case"])) for e in entries],
                    answers)
     return result.points == result.max_points, [c.message for c in result.cases if c.status != PASSED]
+
+
+@functools.cache
+def script(name: str):
+    """scripts/<name>.py as a module, e.g. ``script("build_site")``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def site_builder():
+    """scripts/build_site.py: the course site's build."""
+    return script("build_site")
+
+
+@functools.cache
+def lesson_run(path: Path):
+    """Execute a lesson once per test session: ``(execution, claims it made)``. The lesson test checks the
+    run, the site test (tests/browser/test_site.py) builds the pages from it, and a good run is kept in
+    build/executed/, where ``make site`` reuses it."""
+    from course_utils.notebooks import execute_notebook, read_notebook
+
+    with tempfile.TemporaryDirectory() as scratch:
+        record = Path(scratch) / "claims.jsonl"
+        result = execute_notebook(read_notebook(path), cwd=path.parent, timeout=300,
+                                  env={"COURSE_CLAIMS": str(record)})
+        made = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    if result.status == "ok":
+        site_builder().keep_executed(result.notebook, path)
+    return result, made
