@@ -116,8 +116,10 @@ def scratch_root(project: Path, into: Path) -> Path:
 class JupyterLab:
     """A JupyterLab server on a free local port with a random token, from this Python environment."""
 
-    def __init__(self, project: Path = ROOT, python: str = sys.executable, start_timeout: float = 90):
+    def __init__(self, project: Path = ROOT, python: str = sys.executable, start_timeout: float = 90,
+                 theme: str | None = None):
         self.project = project
+        self.theme = theme  # e.g. "JupyterLab Dark"; None: JupyterLab's default (light)
         self.python = python
         self.start_timeout = start_timeout
         self.token = secrets.token_hex(16)
@@ -141,7 +143,10 @@ class JupyterLab:
         tmp = Path(self._tmp.name)
         self.root = scratch_root(self.project, tmp / "root")
         settings = tmp / "settings"
-        for plugin, values in LAB_SETTINGS.items():
+        chosen = dict(LAB_SETTINGS)
+        if self.theme:
+            chosen["@jupyterlab/apputils-extension/themes"] = {"theme": self.theme}
+        for plugin, values in chosen.items():
             path = settings / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
@@ -775,14 +780,15 @@ def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
-def save_png(png: bytes, path: Path) -> bool:
-    """Write a small palette PNG; leave the file alone when its pixels would not change.
-    Returns whether the file was written."""
+def save_png(png: bytes, path: Path, border: str | None = "white") -> bool:
+    """Write a small palette PNG framed by a 10-pixel ``border`` (None: the colour of its top-left pixel, the
+    page's); leave the file alone when its pixels would not change. Returns whether the file was written."""
     import io
 
     from PIL import Image, ImageChops, ImageOps
 
-    image = ImageOps.expand(Image.open(io.BytesIO(png)).convert("RGB"), border=10, fill="white")
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = ImageOps.expand(image, border=10, fill=border or image.getpixel((0, 0)))
     small = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     if path.exists():
         try:
