@@ -77,20 +77,21 @@ def hidden_layers(model, X) -> list[np.ndarray]:
 
 def train_with_snapshots(X_train, y_train, X_show, X_eval, y_eval, *, sizes: Sequence[int] = (64, 128, 64, 10),
                          epochs: int = 20, lr: float = 0.05, momentum: float = 0.9, batch_size: int = 32,
-                         seed: int = 0):
+                         seed: int = 0, progress: bool | str = False):
     """Train ``mlp(sizes)`` exactly as ``set_seed(seed)``, ``mlp(sizes)`` and :func:`course_utils.train.fit`
     with SGD (``lr``, ``momentum``) would: same initialization, same batches, same weights at the end.
 
     Returns ``(model, run)``: ``run["features"]`` has shape ``(epochs + 1, len(X_show), width)``, the
     penultimate features of ``X_show`` before training and after each epoch; ``run["layers"]`` is the list
     of such arrays for every hidden layer (``run["layers"][-1]`` is ``run["features"]``); ``run["accuracy"]``
-    the accuracy on ``(X_eval, y_eval)`` at the same moments.
+    the accuracy on ``(X_eval, y_eval)`` at the same moments. ``progress=True`` (or a label) shows a bar over
+    the epochs (:func:`course_utils.train.progress_bar`).
     """
     import torch
     from torch import nn
 
     from course_utils.data import set_seed, to_tensors
-    from course_utils.train import evaluate, mlp, train_epoch
+    from course_utils.train import evaluate, mlp, progress_bar, train_epoch
 
     set_seed(seed)
     model = mlp(list(sizes))
@@ -99,7 +100,7 @@ def train_with_snapshots(X_train, y_train, X_show, X_eval, y_eval, *, sizes: Seq
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)  # the batches of fit(..., seed=seed)
     snapshots, accuracy = [hidden_layers(model, X_show)], [evaluate(model, X_eval, y_eval)["accuracy"]]
-    for _ in range(epochs):
+    for _ in progress_bar(range(epochs), progress, unit="epoch"):
         train_epoch(model, X, y, optimizer, loss_fn, batch_size, generator)
         snapshots.append(hidden_layers(model, X_show))
         accuracy.append(evaluate(model, X_eval, y_eval)["accuracy"])
