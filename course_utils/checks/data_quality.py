@@ -55,6 +55,8 @@ def _sequence(result, what: str):
         raise AnswerError(f"expected {what}, got {describe(plain)}")
     if isinstance(result, (set, frozenset)):  # no order of its own: the sorted one
         return sorted(result)
+    if hasattr(result, "to_numpy"):  # pandas: its rows (iterating over a DataFrame gives column names)
+        result = result.to_numpy()
     return result.tolist() if hasattr(result, "tolist") else list(result)
 
 
