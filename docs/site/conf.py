@@ -39,5 +39,3 @@ html_theme_options = {
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 
-# A lesson's heading levels are its author's (lesson 07 has an H3 right under its title): not a build error.
-suppress_warnings = ["myst.header"]
