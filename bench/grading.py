@@ -28,9 +28,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.cli import format_table  # noqa: E402
+from course_utils.grading.table import format_table  # noqa: E402
 from course_utils.notebooks import execute_notebook  # noqa: E402
-from course_utils.release import BEGIN_SOLUTION, END_SOLUTION, exercise_notebook  # noqa: E402
+from course_utils.grading.markup import BEGIN_SOLUTION, END_SOLUTION, exercise_notebook  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from course_utils import __version__
+from course_utils.grading.table import format_table
 
 
 def project_root() -> Path:
@@ -34,19 +35,6 @@ def project_root() -> Path:
     if (checkout / "notebooks").is_dir() and (checkout / "solutions").is_dir():
         return checkout
     return Path.cwd()
-
-
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain fixed-width table.
-
-    >>> print(format_table(["a", "bb"], [["1", "2"]]))
-    a  bb
-    -  --
-    1  2
-    """
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -223,9 +211,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     import time
 
-    from course_utils.checks.answers import solutions_dir
     from course_utils.grading.collect import collect
     from course_utils.grading.grade import Grader, grade_all
+    from course_utils.grading.limits import Limits
     from course_utils.grading.report import Progress, summary, write_outputs
     from course_utils.grading.sandbox import Sandbox
 
@@ -238,23 +226,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return _fail(f"{sources}: no such folder of lab sources (use --source)")
     if out == submitted or submitted in out.parents:
         return _fail("--out must not be inside the submissions folder: grading never writes there")
+    if args.public_weight is not None and not 0 <= args.public_weight <= 1:
+        return _fail("--public-weight must be between 0 and 1")
     submissions, warnings = collect(submitted, sources)
     for warning in warnings:
         print(f"note: {warning}", file=sys.stderr)
     if not submissions:
         return _fail(f"{args.submitted}: no submissions found (expected <student>/<assignment>/<notebook>.ipynb "
                      "or <student>/<notebook>.ipynb)")
-    hidden = [sources, submitted, out] + ([solutions_dir()] if solutions_dir() else [])
+    limits = Limits(memory_mb=args.memory_mb, processes=args.max_processes, tmp_mb=args.disk_mb)
     try:
-        sandbox = Sandbox.create(hidden, args.memory_mb, allow_unsandboxed=not args.require_sandbox,
+        sandbox = Sandbox.create(limits, allow_unsandboxed=not args.require_sandbox,
                                  warn=lambda message: print(message, file=sys.stderr))
     except RuntimeError as exc:
         return _fail(str(exc))
-    grader = Grader(sandbox, timeout=args.timeout, keep_scratch=args.keep_scratch)
+    grader = Grader(sandbox, timeout=args.timeout, keep_scratch=args.keep_scratch, public_weight=args.public_weight)
     start = time.perf_counter()
     try:
-        print(f"grading {len(submissions)} notebooks with {args.workers} worker(s)"
-              f"{' in a bubblewrap sandbox' if sandbox.use_bwrap else ''}", file=sys.stderr)
+        print(f"grading {len(submissions)} notebooks with {args.workers} worker(s), {sandbox.describe()}",
+              file=sys.stderr)
         graded = grade_all(grader, submissions, args.workers, Progress(len(submissions)))
     finally:
         grader.close()
@@ -322,7 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), metavar="N",
                        help="notebooks graded at the same time (default: the number of CPUs)")
     grade.add_argument("--timeout", type=float, default=300, metavar="S", help="seconds allowed per notebook")
-    grade.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="memory limit per notebook")
+    grade.add_argument("--memory-mb", type=int, default=2048, metavar="M",
+                       help="memory limit per notebook, all its processes together (default: 2048)")
+    grade.add_argument("--max-processes", type=int, default=256, metavar="N",
+                       help="processes and threads per notebook (default: 256)")
+    grade.add_argument("--disk-mb", type=int, default=512, metavar="M",
+                       help="size of each notebook's private /tmp, its scratch folder included (default: 512)")
+    grade.add_argument("--public-weight", type=float, default=None, metavar="W",
+                       help="share of an exercise's points that its public cases alone can earn when it has "
+                            "hidden cases, from 0 to 1 (default: every case weighs the same)")
     grade.add_argument("--source", metavar="DIR",
                        help="the lab sources: DIR/<notebook>.ipynb or DIR/<assignment>/<notebook>.ipynb "
                             "(default: solutions/)")

@@ -18,13 +18,15 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import nbformat
+import zmq
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -118,6 +120,7 @@ class Execution:
     errors: list[CellError] = field(default_factory=list)
     notebook: nbformat.NotebookNode | None = None
     message: str = ""
+    truncated: bool = False   # outputs were dropped past ``max_output_bytes``
 
     def summary(self) -> str:
         if self.status == OK:
@@ -137,21 +140,37 @@ def kernel_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @dataclass
 class KernelLaunch:
-    """How to start a kernel, when the default (this Python, our environment) is not wanted.
+    """How to start a kernel, when the default (this Python, our environment, TCP on localhost) is not wanted.
 
     ``argv`` is the kernel command with a ``{connection_file}`` placeholder (e.g.
     wrapped in a sandbox); ``env`` is the *complete* environment of the kernel;
-    ``connection_file`` is where the connection file is written.
+    ``connection_file`` is where the connection file is written. With
+    ``ipc_prefix``, the kernel's five ZeroMQ sockets are Unix sockets
+    ``<ipc_prefix>-<port>`` that *we* create and bind, then hand over listening:
+    the kernel inherits them and finds them in the environment variable
+    ``sockets_env`` (``port=fd`` pairs; see :mod:`course_utils.grading.kernel`).
+    ``pass_fds`` are more file descriptors the kernel inherits (e.g. the write
+    end of the grader's record pipe), and ``started(pid)`` is called with the
+    process id of the kernel's command once it runs.
     """
 
     argv: list[str] | None = None
     env: dict[str, str] | None = None
     connection_file: str | None = None
+    ipc_prefix: str | None = None
+    sockets_env: str = ""
+    pass_fds: tuple[int, ...] = ()
+    started: Callable[[int], None] | None = None
+
+
+MAX_MESSAGE_BYTES = 4 * 2**20   # with an output cap: a larger message from the kernel is never read...
+MESSAGE_QUEUE = 16              # ...and at most this many wait to be read (per channel)
 
 
 def execute_notebook(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: float = 600,
                      env: dict[str, str] | None = None, allow_errors: bool = False,
-                     launch: KernelLaunch | None = None, hooks: dict | None = None) -> Execution:
+                     launch: KernelLaunch | None = None, hooks: dict | None = None,
+                     max_output_bytes: int | None = None) -> Execution:
     """Execute a copy of ``nb`` in a fresh kernel of this Python, with a wall-clock ``timeout``.
 
     With ``allow_errors`` every cell runs even after an error (a lab is graded
@@ -159,14 +178,20 @@ def execute_notebook(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: flo
     The kernel is killed (not waited for) when the time is up. ``env`` adds
     variables to the kernel's environment; ``launch`` replaces how the kernel is
     started; ``hooks`` are nbclient cell hooks (``on_cell_execute``, ...).
+    With ``max_output_bytes``, outputs are kept up to that many bytes in all
+    (errors always), then dropped with one "output truncated" line; no kernel
+    message larger than ``MAX_MESSAGE_BYTES`` is ever read, and widgets' state
+    and display updates are ignored: what a notebook prints cannot fill the
+    memory of the process that runs it.
     """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # never touch the caller's notebook
     launch = launch or KernelLaunch()
     kernel_env = {**(launch.env if launch.env is not None else kernel_environment()), **(env or {})}
     start = time.perf_counter()
-    status, message = OK, ""
+    status, message, seen = OK, "", {"truncated": False}
     try:
-        asyncio.run(_execute(nb, Path(cwd), start + timeout, kernel_env, allow_errors, launch, hooks or {}))
+        asyncio.run(_execute(nb, Path(cwd), start + timeout, kernel_env, allow_errors, launch, hooks or {},
+                             max_output_bytes, seen))
     except Exception as exc:
         name = type(exc).__name__
         if time.perf_counter() - start >= timeout or name in ("TimeoutError", "CellTimeoutError"):
@@ -181,7 +206,7 @@ def execute_notebook(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: flo
     errors = cell_errors(nb)
     if status == OK and errors:
         status = ERROR
-    return Execution(status, seconds, errors, nb, message)
+    return Execution(status, seconds, errors, nb, message, seen["truncated"])
 
 
 def cell_errors(nb: nbformat.NotebookNode) -> list[CellError]:
@@ -198,23 +223,156 @@ def cell_errors(nb: nbformat.NotebookNode) -> list[CellError]:
 
 
 async def _execute(nb, cwd: Path, deadline: float, env: dict, allow_errors: bool, launch: KernelLaunch,
-                   hooks: dict) -> None:
-    """Each cell may use what is left of the notebook's time; then the kernel is killed."""
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=ThisPython(argv=launch.argv))
+                   hooks: dict, max_output_bytes: int | None, seen: dict) -> None:
+    """Each cell may use what is left of the notebook's time; then the kernel is killed. ``seen["truncated"]``
+    tells whether outputs were dropped."""
+    km = _KernelManager(launch, capped=max_output_bytes is not None, kernel_name="python3",
+                        kernel_spec_manager=ThisPython(argv=launch.argv))
     if launch.connection_file:
         km.connection_file = launch.connection_file
-    client = NotebookClient(nb, km=km, allow_errors=allow_errors, shutdown_kernel="immediate",
-                            timeout_func=lambda cell: max(1, int(deadline - time.perf_counter()) + 1),
-                            startup_timeout=max(1, int(deadline - time.perf_counter())),
-                            resources={"metadata": {"path": str(cwd)}}, **hooks)
+    if launch.ipc_prefix:
+        km.transport, km.ip = "ipc", launch.ipc_prefix
+    client = _NotebookClient(nb, km=km, allow_errors=allow_errors, shutdown_kernel="immediate",
+                             timeout_func=lambda cell: max(1, int(deadline - time.perf_counter()) + 1),
+                             startup_timeout=max(1, int(deadline - time.perf_counter())),
+                             resources={"metadata": {"path": str(cwd)}}, **hooks)
+    client.max_output_bytes = max_output_bytes
     try:
         await asyncio.wait_for(
             client.async_execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
             max(1.0, deadline - time.perf_counter() + 5))
     finally:
+        seen["truncated"] = client._truncated
         atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when a kernel fails to start
         if km.has_kernel:
             await km.shutdown_kernel(now=True)
+
+
+class _KernelManager(AsyncKernelManager):
+    """Starts the kernel as ``launch`` says: inherited file descriptors, sockets made on our side."""
+
+    def __init__(self, launch: KernelLaunch, capped: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self._launch = launch
+        self._capped = capped
+
+    def client(self, **kwargs):
+        client = super().client(**kwargs)
+        if self._capped:  # defaults of the client's own context, set before its channels' sockets exist
+            client.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            client.context.setsockopt(zmq.RCVHWM, MESSAGE_QUEUE)
+        return client
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        sockets: list[tuple[int, socket.socket]] = []
+        try:
+            if self._launch.ipc_prefix:
+                for port in self.ports:
+                    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sockets.append((port, listener))
+                    listener.bind(f"{self.ip}-{port}")
+                    listener.listen(64)
+                kw["env"] = {**kw["env"], self._launch.sockets_env:
+                             ",".join(f"{port}={listener.fileno()}" for port, listener in sockets)}
+            kw["pass_fds"] = (*self._launch.pass_fds, *(listener.fileno() for _, listener in sockets))
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            for _, listener in sockets:  # the kernel has them now
+                listener.close()
+        if self._launch.started is not None:
+            self._launch.started(self.provisioner.pid)
+
+
+class _NotebookClient(NotebookClient):
+    """nbclient's client, with an optional cap on what it keeps of a notebook's outputs."""
+
+    max_output_bytes: int | None = None
+    _kept = 0
+    _truncated = False
+    _watchers: tuple = ()
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        if self.max_output_bytes is not None:
+            self._watchers = tuple(
+                asyncio.ensure_future(_reconnect_when_dropped(channel.socket, client._make_url(name), self.km.is_alive))
+                for name, channel in (("iopub", client.iopub_channel), ("shell", client.shell_channel)))
+        return client
+
+    async def _async_cleanup_kernel(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        await super()._async_cleanup_kernel()
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self.max_output_bytes is None:
+            return super().output(outs, msg, display_id, cell_index)
+        content = msg["content"]
+        if msg["msg_type"] == "error":  # always kept, trimmed
+            content["evalue"] = str(content.get("evalue", ""))[:2000]
+            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-20:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = _text_size(content)
+        if self._kept + size > self.max_output_bytes:
+            if not self._truncated:
+                self._truncated = True
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED))
+            return None
+        self._kept += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        if self.max_output_bytes is None:  # widgets' state is only kept without a cap
+            super().handle_comm_msg(outs, msg, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        if self.max_output_bytes is None:
+            super()._update_display_id(display_id, msg)
+
+
+TRUNCATED = "[output truncated: this notebook printed more than the grader keeps]\n"
+
+
+async def _reconnect_when_dropped(socket: zmq.Socket, url: str, alive: Callable) -> None:
+    """Connect ``socket`` to ``url`` again when the connection drops while the kernel is alive.
+
+    ZeroMQ drops a connection that brings a message over ``MAXMSGSIZE`` and,
+    after that protocol error, does not reconnect by itself: without this, one
+    oversized print would leave the client deaf to every later output. When
+    the kernel died, nothing is done (disconnecting a socket whose peer is going
+    away can trip an assertion inside libzmq).
+    """
+    monitor = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    try:
+        while True:
+            await monitor.recv_multipart()
+            await asyncio.sleep(0.5)  # a kernel that died has exited by now
+            if not await alive():
+                return
+            try:
+                socket.disconnect(url)  # the endpoint ZeroMQ gave up on
+            except zmq.ZMQError:
+                pass
+            socket.connect(url)
+    except (asyncio.CancelledError, zmq.ZMQError):
+        pass
+    finally:
+        try:
+            socket.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        monitor.close(linger=0)
+
+
+def _text_size(value) -> int:
+    """Characters of text in a message's content (strings in nested dicts and lists)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return sum(_text_size(item) for item in value)
+    return 8
 
 
 class ThisPython(KernelSpecManager):

@@ -12,90 +12,35 @@ For every lab ``solutions/NN_topic.ipynb`` (nbgrader markup), ``course release``
    region becomes ``# YOUR CODE HERE`` + ``raise NotImplementedError()``,
    hidden tests are removed, outputs cleared, nbgrader metadata kept.
 
-It never overwrites an exercise notebook that someone has edited.
+It never overwrites an exercise notebook that someone has edited. The
+markup itself (solution regions, hidden tests) is read by
+:mod:`course_utils.grading.markup`, which the grader shares.
 
->>> print(replace_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return 2 * x\\n    ### END SOLUTION"))
-def f(x):
-    # YOUR CODE HERE
-    raise NotImplementedError()
+Example::
+
+    release(Path("."), check=True)   # [] when exercises/ and the answers are up to date
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from course_utils.checks.answers import RECORD_ENV, answers_document, dump_answers, read_records
+from course_utils.checks.answers import answers_document, dump_answers
 from course_utils.checks.compare import close
 from course_utils.checks.registry import EXERCISES
 from course_utils.checks.values import from_plain
-from course_utils.grading.lab import CHECK_CALL
-from course_utils.notebooks import NotebookError, cells_digest, execute_notebook, notebook_text, read_notebook
-
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
-MARKDOWN_STUB = "YOUR ANSWER HERE"
+from course_utils.grading.markup import CHECK_CALL, MarkupError, exercise_notebook
+from course_utils.grading.runner import record_reference
+from course_utils.notebooks import NotebookError, cells_digest, notebook_text, read_notebook
 
 
 class ReleaseError(Exception):
     """A lab that cannot be released; the message says which file and why."""
-
-
-def replace_solutions(source: str) -> str:
-    """Replace each ``### BEGIN/END SOLUTION`` region by the nbgrader code stub."""
-    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, lambda indent: [indent + s for s in CODE_STUB])
-
-
-def remove_hidden_tests(source: str) -> str:
-    """Drop every ``### BEGIN/END HIDDEN TESTS`` region, markers included."""
-    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent: []).rstrip("\n")
-
-
-def _replace_regions(source: str, begin: str, end: str, replacement) -> str:
-    """Replace every ``begin``..``end`` region (markers included) by ``replacement(indent)`` lines."""
-    out: list[str] = []
-    inside = False
-    for line in source.split("\n"):
-        marker = line.strip()
-        if marker == begin:
-            if inside:
-                raise ReleaseError(f"nested {begin}")
-            inside = True
-            out += replacement(line[: len(line) - len(line.lstrip())])
-        elif marker == end:
-            if not inside:
-                raise ReleaseError(f"{end} without {begin}")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ReleaseError(f"{begin} is never closed")
-    return "\n".join(out)
-
-
-def exercise_notebook(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
-    """The learner version of a lab: solutions replaced, hidden tests removed, outputs cleared."""
-    nb = copy.deepcopy(solution)
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        if meta.get("solution"):
-            cell.source = MARKDOWN_STUB if cell.cell_type == "markdown" else replace_solutions(cell.source)
-        elif BEGIN_SOLUTION in cell.source:
-            raise ReleaseError(f"cell {meta.get('grade_id', '?')!r} has a solution region but is not "
-                               "an nbgrader solution cell")
-        cell.source = remove_hidden_tests(cell.source)
-    nb.metadata["course"] = {"generated_from": source_name, "cells_sha256": cells_digest(nb)}
-    return nb
 
 
 def validate_lab(nb: nbformat.NotebookNode, name: str) -> None:
@@ -138,23 +83,13 @@ def build_lab(solution_path: Path, root: Path, *, timeout: float = 600) -> LabFi
     except NotebookError as exc:
         raise ReleaseError(str(exc)) from None
     validate_lab(nb, name)
-    learner = exercise_notebook(nb, name)
-
-    with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
-        record = Path(scratch) / "records.jsonl"
-        run = execute_notebook(nb, cwd=solution_path.parent, timeout=timeout, env={RECORD_ENV: str(record)})
-        records = read_records(record)
-    if run.status != "ok":
-        raise ReleaseError(f"{name}: the reference solution does not run cleanly: {run.summary()}")
-    failures = [r for r in records if r["status"] != "ok"]
-    if failures:
-        first = failures[0]
-        raise ReleaseError(f"{name}: the reference solution of {first['exercise']} failed on case "
-                           f"{first['case']}: {first['status']} {first.get('error', '')}".rstrip())
-    checked = {r["exercise"] for r in records}
-    missing = sorted({cid for cell in nb.cells for cid in CHECK_CALL.findall(cell.source)} - checked)
-    if missing:
-        raise ReleaseError(f"{name}: the reference solution never checked {', '.join(missing)}")
+    try:
+        learner = exercise_notebook(nb, name)
+        records = record_reference(nb, cwd=solution_path.parent, timeout=timeout, name=name)
+    except MarkupError as exc:
+        raise ReleaseError(f"{name}: {exc}") from None
+    except NotebookError as exc:
+        raise ReleaseError(str(exc)) from None
 
     lab = solution_path.stem
     files = {

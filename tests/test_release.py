@@ -6,9 +6,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT, SOLUTIONS, course
-from course_utils.notebooks import notebook_text, read_notebook
-from course_utils.release import (CODE_STUB, ReleaseError, cells_digest, edited_by_someone, exercise_notebook,
-                                  remove_hidden_tests, replace_solutions)
+from course_utils.grading.markup import (CODE_STUB, MarkupError, exercise_notebook, remove_hidden_tests,
+                                         replace_solutions)
+from course_utils.notebooks import cells_digest, notebook_text, read_notebook
+from course_utils.release import ReleaseError, edited_by_someone
 
 
 def test_solution_regions_become_the_nbgrader_stub_at_their_indentation():
@@ -24,8 +25,18 @@ def test_hidden_tests_are_removed_markers_included():
 @pytest.mark.parametrize("source", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
                                     "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
 def test_unbalanced_solution_markers_are_refused(source):
-    with pytest.raises(ReleaseError):
+    with pytest.raises(MarkupError):
         replace_solutions(source)
+
+
+def test_release_names_the_lab_whose_markers_are_unbalanced(tmp_path):
+    from course_utils.release import build_lab
+
+    (tmp_path / "solutions").mkdir()
+    broken = tmp_path / "solutions" / SOLUTIONS[0].name
+    broken.write_text(SOLUTIONS[0].read_text().replace("### END SOLUTION", "", 1))
+    with pytest.raises(ReleaseError, match=f"solutions/{SOLUTIONS[0].name}: .*never closed"):
+        build_lab(broken, tmp_path)
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)

@@ -8,9 +8,13 @@ solution in *record mode* and writes what it returned on every case:
   the package so that ``check`` answers instantly in a learner's notebook.
 
 Record mode is the grading hook: when the environment variable
-``COURSE_RECORD`` names a file, ``check`` appends one JSON line per case
-(the learner's plain answer, or the error) instead of comparing, and the
-grader compares the records in its own process.
+``COURSE_RECORD`` is set, ``check`` sends one JSON line per case (the
+learner's plain answer, or the error) instead of comparing, and the grader
+compares the records in its own process. The grader sets it to ``fd:N``: the
+write end of a pipe that the grader reads while the kernel runs
+(:mod:`course_utils.grading.channel`), so a record cannot be rewritten or
+redirected once sent. A file path also works (records are appended), for tools
+and tests.
 
 """
 
@@ -26,6 +30,8 @@ from typing import Any, Iterable
 from .engine import Attempt, case_key
 
 RECORD_ENV = "COURSE_RECORD"
+RECORD_FD = "fd:"          # $COURSE_RECORD = "fd:N": records go to the inherited file descriptor N
+MAX_RECORD_BYTES = 2**20   # one record line; a longer one is not read
 SOLUTIONS_ENV = "COURSE_SOLUTIONS"
 PACKAGE_ANSWERS = Path(__file__).resolve().parent / "answers"
 
@@ -101,25 +107,50 @@ def dump_answers(document: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_record(path: str, exercise: str, case: dict, hidden: bool, result: Attempt) -> None:
-    """Append one case's attempt to the record file (record mode)."""
-    line = {"exercise": exercise, "case": case, "hidden": hidden, **asdict(result)}
-    with open(path, "a", encoding="utf-8") as stream:
-        stream.write(json.dumps(line, allow_nan=True) + "\n")
+def write_record(target: str, exercise: str, case: dict, hidden: bool, result: Attempt) -> None:
+    """Send one case's attempt to the grader (record mode); ``target`` is ``$COURSE_RECORD``.
+
+    ``fd:N`` writes the line to the inherited file descriptor ``N`` (the grader's pipe), in full;
+    anything else is a file path the line is appended to.
+    """
+    line = (json.dumps({"exercise": exercise, "case": case, "hidden": hidden, **asdict(result)},
+                       allow_nan=True) + "\n").encode("utf-8")
+    if target.startswith(RECORD_FD):
+        view = memoryview(line)
+        while view:
+            view = view[os.write(int(target[len(RECORD_FD):]), view):]
+        return
+    with open(target, "ab") as stream:
+        stream.write(line)
+
+
+def parse_record(line: bytes) -> dict | None:
+    """One record line as a dict, or ``None`` if it is not a record (or longer than ``MAX_RECORD_BYTES``).
+
+    Everything in it came from a learner's kernel: only its shape is checked here, its values are
+    judged by the engine.
+
+    >>> parse_record(b'{"exercise": "demo.f", "case": {"x": 1}, "hidden": false, "status": "ok", "value": 2}')["value"]
+    2
+    >>> parse_record(b'[' * 100_000) is None, parse_record(b'{"exercise": 1}') is None
+    (True, True)
+    """
+    if len(line) > MAX_RECORD_BYTES:
+        return None
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if (not isinstance(record, dict) or not {"exercise", "case", "hidden", "status"} <= set(record)
+            or not isinstance(record["exercise"], str) or not isinstance(record["case"], dict)):
+        return None
+    return record
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """The records a kernel wrote; unreadable lines are skipped."""
-    records = []
+    """The records of a record file (for tools and tests: the grader reads its pipe, never a file)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
-        return records
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and {"exercise", "case", "hidden", "status"} <= set(record):
-            records.append(record)
-    return records
+        return []
+    return [record for record in map(parse_record, data.splitlines()) if record is not None]

@@ -24,7 +24,7 @@ moved -- is reported; the notebook is graded on the source tests anyway.
 >>> graded = assemble(source, learner)
 >>> [cell.source for cell in graded.notebook.cells]
 ['def f(x):\\n    return 2 * x', 'check("demo.f", f)']
->>> graded.tampered
+>>> {exercise: str(note) for exercise, note in graded.tampered.items()}
 {'demo.f': 'test cell test_f was edited'}
 """
 
@@ -35,21 +35,20 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from course_utils.grading.lab import CHECK_CALL
-from course_utils.release import exercise_notebook
+from course_utils.grading.markup import CHECK_CALL, exercise_notebook, nbgrader_meta
+from course_utils.grading.outcome import Note, Outcome, Tamper
 
 
 @dataclass
 class Assembled:
     notebook: nbformat.NotebookNode | None
     exercises: list[tuple[str, int]]           # (exercise id, index of its test cell in ``notebook``)
-    tampered: dict[str, str] = field(default_factory=dict)   # exercise id -> what happened to its test
-    notes: list[str] = field(default_factory=list)           # tampering that concerns the whole notebook
-    problem: str = ""                                          # why the notebook cannot be graded at all
+    tampered: dict[str, Note] = field(default_factory=dict)  # exercise id -> what happened to its test
+    notes: list[Note] = field(default_factory=list)          # what concerns the whole notebook
+    problem: tuple[Outcome, str] | None = None               # why the notebook cannot be graded at all
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+_meta = nbgrader_meta
 
 
 def _kind(cell) -> str:
@@ -75,27 +74,28 @@ def assemble(source: nbformat.NotebookNode, submission: nbformat.NotebookNode,
                    for gid, cell in zip(source_ids, source_cells) if _meta(cell).get("grade")}
 
     if not submission.cells:
-        return Assembled(None, [], problem="empty notebook: it has no cells")
+        return Assembled(None, [], problem=(Outcome.EMPTY, "it has no cells"))
     submitted_ids = [_meta(c).get("grade_id") for c in submission.cells if _meta(c).get("grade_id")]
     if not submitted_ids:
-        return Assembled(None, [], problem="no graded cells: the notebook's nbgrader metadata is missing "
-                                           "(was it copied into a new notebook?)")
+        return Assembled(None, [], problem=(Outcome.NO_GRADED_CELLS, "the notebook's nbgrader metadata is missing "
+                                                                     "(was it copied into a new notebook?)"))
     graded_ids = {gid for gid, cell in zip(source_ids, source_cells) if _meta(cell).get("solution")
                   or _meta(cell).get("grade")}  # not the generic locked cells, such as "setup"
     origin = str(submission.metadata.get("course", {}).get("generated_from", ""))
     if not set(submitted_ids) & graded_ids:
         which = f" (it is {origin.rsplit('/', 1)[-1]})" if origin else ""
-        return Assembled(None, [], problem=f"wrong notebook: none of its exercises belongs to this lab{which}")
+        return Assembled(None, [], problem=(Outcome.WRONG_NOTEBOOK,
+                                            f"none of its exercises belongs to this lab{which}"))
 
-    tampered: dict[str, str] = {}
-    notes: list[str] = []
+    tampered: dict[str, Note] = {}
+    notes: list[Note] = []
 
-    def report(gid: str, what: str) -> None:
-        message = f"{'test' if gid in exercise_of else 'locked'} cell {gid} {what}"
+    def report(gid: str, what: Tamper) -> None:
+        note = Note(f"{'test' if gid in exercise_of else 'locked'} cell {gid}", what)
         if gid in exercise_of:
-            tampered.setdefault(exercise_of[gid], message)
+            tampered.setdefault(exercise_of[gid], note)
         else:
-            notes.append(message)
+            notes.append(note)
 
     # What happened to the fixed cells in the submission?
     seen: dict[str, int] = {}
@@ -107,19 +107,19 @@ def assemble(source: nbformat.NotebookNode, submission: nbformat.NotebookNode,
         if kind != "fixed":
             continue
         if gid not in seen:
-            report(gid, "was deleted")
+            report(gid, Tamper.DELETED)
             continue
         if seen[gid] > 1:
-            report(gid, "was duplicated")
+            report(gid, Tamper.DUPLICATED)
         mine = next(c for c in submission.cells if _meta(c).get("grade_id") == gid)
         theirs = released_by_id[gid]
         if (mine.cell_type != theirs.cell_type or mine.source != theirs.source
                 or _flags(mine) != _flags(theirs)):
-            report(gid, "was edited")
+            report(gid, Tamper.EDITED)
     fixed_order = [gid for gid in source_ids if kinds[gid] == "fixed" and gid in seen]
     submitted_order = list(dict.fromkeys(g for g in submitted_ids if kinds.get(g) == "fixed"))
     if submitted_order != fixed_order:
-        notes.append("test or locked cells were moved out of their order")
+        notes.append(Note("test or locked cells", Tamper.MOVED))
 
     # The learner's cells: solution cells (with the source's metadata) and their own cells.
     learner: list = []
@@ -151,7 +151,7 @@ def assemble(source: nbformat.NotebookNode, submission: nbformat.NotebookNode,
             continue
         if kinds[gid] == "solution":
             cell = released_by_id[gid]  # deleted by the learner: graded as not attempted
-            notes.append(f"solution cell {gid} was deleted")
+            notes.append(Note(f"solution cell {gid} was deleted: graded as not attempted"))
         position = _insert_position(learner, last_solution)
         inserts.setdefault(position, []).append(copy.deepcopy(cell))
     cells = []

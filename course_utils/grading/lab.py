@@ -12,20 +12,20 @@ Example::
 
 from __future__ import annotations
 
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
-from course_utils.checks.answers import RECORD_ENV, load_answers, read_records
-from course_utils.checks.engine import (ERROR, NOT_ATTEMPTED, TIMEOUT, Attempt, ExerciseResult, case_key, grade,
-                                        score)
+from course_utils.checks.answers import load_answers
+from course_utils.checks.engine import ERROR, Attempt, ExerciseResult, case_key, grade, score
 from course_utils.checks.registry import EXERCISES
-from course_utils.notebooks import Execution, NotebookError, execute_notebook, read_notebook
+from course_utils.grading.markup import lab_exercises
+from course_utils.grading.runner import run_recorded
+from course_utils.notebooks import Execution, NotebookError, read_notebook
 
-CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.]+)["']""")
+__all__ = ["LabReport", "check_notebook", "grade_records", "lab_exercises"]
+
+NEVER_CHECKED = "this case was never checked"
+TOO_LARGE = "the answers were too large to read (an answer over 1 MB, or over 4 MB for the exercise)"
 
 
 @dataclass
@@ -43,22 +43,6 @@ class LabReport:
         return round(sum(r.max_points for r in self.results), 4)
 
 
-def lab_exercises(nb: nbformat.NotebookNode) -> list[tuple[str, int]]:
-    """``(exercise id, cell index)`` of every ``check("...")`` in the lab's test cells, in order.
-
-    Test cells are nbgrader grade cells: a ``check`` in an ordinary cell (a
-    lesson's demonstration, a learner's experiment) is not graded.
-    """
-    graded = [(i, c) for i, c in enumerate(nb.cells)
-              if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    found: list[tuple[str, int]] = []
-    for index, cell in graded:
-        for exercise_id in CHECK_CALL.findall(cell.source):
-            if exercise_id not in [e for e, _ in found]:
-                found.append((exercise_id, index))
-    return found
-
-
 def check_notebook(path: str | Path, *, timeout: float = 600) -> LabReport:
     """Execute a lab headless in record mode and grade every exercise it checks."""
     path = Path(path)
@@ -66,26 +50,25 @@ def check_notebook(path: str | Path, *, timeout: float = 600) -> LabReport:
     exercises = lab_exercises(nb)
     if not exercises:
         raise NotebookError(f"{path}: not a lab, no check(...) calls in its test cells")
-    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
-        record = Path(scratch) / "records.jsonl"
-        execution = execute_notebook(nb, cwd=path.parent, timeout=timeout,
-                                     env={RECORD_ENV: str(record)}, allow_errors=True)
-        records = read_records(record)
-    cell_messages = {error.index: f"{error.ename}: {error.evalue}" for error in execution.errors}
-    results = grade_records(exercises, records, load_answers(include_hidden=True), cell_messages,
-                            execution.message)
-    return LabReport(path, execution, results)
+    run = run_recorded(nb, exercises, cwd=path.parent, timeout=timeout)
+    cell_messages = {error.index: f"{error.ename}: {error.evalue}" for error in run.execution.errors}
+    results = grade_records(exercises, run.records, load_answers(include_hidden=True), cell_messages,
+                            run.execution.message, oversized=set(run.oversized))
+    return LabReport(path, run.execution, results)
 
 
 def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers: dict[str, dict],
                   cell_messages: dict[int, str], run_message: str = "",
-                  expected: dict[str, list[tuple[dict, bool]]] | None = None) -> list[ExerciseResult]:
+                  expected: dict[str, list[tuple[dict, bool]]] | None = None, *,
+                  public_weight: float | None = None, oversized: set[str] = frozenset()) -> list[ExerciseResult]:
     """Judge the recorded attempts of each exercise against the reference answers.
 
     The cases judged are ``expected[exercise]`` (public and hidden, as the
     grader knows them) or, without ``expected``, the exercise's public cases
     plus whatever hidden cases the notebook ran (``course check``). An expected
     case with no record counts as an error: skipping a case never helps.
+    ``public_weight`` is the share of an exercise's points that its public cases
+    alone can earn when it has hidden ones (see :func:`.engine.score`).
     """
     results = []
     for exercise_id, cell_index in exercises:
@@ -98,22 +81,17 @@ def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers
         for record in records:
             if record.get("exercise") == exercise_id and isinstance(record.get("case"), dict):
                 hidden = record.get("hidden") is True
-                latest[(case_key(record["case"]), hidden)] = (record["case"], hidden, attempt_from_record(record))
+                latest[(case_key(record["case"]), hidden)] = (record["case"], hidden, Attempt.from_record(record))
         if not latest:
             result = score(exercise, [])
-            result.message = cell_messages.get(cell_index) or run_message or result.message
+            result.message = (TOO_LARGE if exercise_id in oversized else
+                              cell_messages.get(cell_index) or run_message or result.message)
             results.append(result)
             continue
         wanted = expected[exercise_id] if expected is not None else (
             [(case, False) for case in exercise.cases] + [(entry[0], True) for (_, hidden), entry in latest.items()
                                                          if hidden])
-        attempts = [latest.get((case_key(case), hidden))
-                    or (case, hidden, Attempt(ERROR, error="this case was never checked"))
+        attempts = [latest.get((case_key(case), hidden)) or (case, hidden, Attempt(ERROR, error=NEVER_CHECKED))
                     for case, hidden in wanted]
-        results.append(grade(exercise, attempts, answers.get(exercise_id, {})))
+        results.append(grade(exercise, attempts, answers.get(exercise_id, {}), public_weight))
     return results
-
-
-def attempt_from_record(record: dict) -> Attempt:
-    """An attempt from a record line, distrusting everything in it (the learner's kernel wrote it)."""
-    return Attempt.from_record(record)

@@ -3,13 +3,22 @@
 Feedback teaches without giving answers away: for each exercise, which case
 failed, the learner's own value and the hint. Hidden cases are numbered, never
 shown; no test code and no reference value appears; tracebacks are those of
-the learner's own cells, trimmed.
+the learner's own cells, trimmed. Each exercise says how many of its points
+came from public cases and how many from hidden ones.
+
+The gradebook is safe to open in a spreadsheet: a cell that starts with
+``= + - @``, a tab or a carriage return is prefixed with ``'`` so that it is
+never taken for a formula.
+
+>>> spreadsheet_safe("=HYPERLINK(1)"), spreadsheet_safe("-1 point"), spreadsheet_safe("alice")
+("'=HYPERLINK(1)", "'-1 point", 'alice')
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import resource
 import sys
 import time
 from collections import Counter
@@ -18,8 +27,17 @@ from pathlib import Path
 
 from course_utils.checks.render import COLORS, FAIL_COLOR, MARKS
 from course_utils.grading.grade import Graded, Row
+from course_utils.grading.table import format_table
 
 COLUMNS = ["student", "assignment", "notebook", "exercise", "points", "max_points", "status", "message"]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a gradebook cell that no spreadsheet takes for a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_text(rows: list[Row]) -> str:
@@ -28,8 +46,9 @@ def csv_text(rows: list[Row]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([row.student, row.assignment, row.notebook, row.exercise, f"{row.points:g}",
-                         f"{row.max_points:g}", row.status, row.message])
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in (
+            row.student, row.assignment, row.notebook, row.exercise, f"{row.points:g}", f"{row.max_points:g}",
+            row.status.value, row.message)])
     return buffer.getvalue()
 
 
@@ -43,13 +62,13 @@ def feedback_html(graded: Graded) -> str:
     for row in graded.rows:
         color = COLORS.get(row.status, FAIL_COLOR)
         summary.append(f"<tr><td><code>{escape(row.exercise)}</code></td><td>{row.points:g} / {row.max_points:g}</td>"
-                       f"<td style='color:{color}'>{escape(row.status)}</td><td>{escape(row.message)}</td></tr>")
+                       f"<td style='color:{color}'>{escape(row.status.value)}</td><td>{escape(row.message)}</td></tr>")
     summary.append("</table>")
     details = []
     for result in graded.results:
         if not result.cases or result.status == "not attempted":
             continue
-        details.append(f"<h3>{escape(result.exercise)} — {escape(result.title)}</h3><table>"
+        details.append(f"<h3>{escape(result.exercise)} — {escape(result.title)}</h3>{_parts(result)}<table>"
                        "<tr><th></th><th>case</th><th>your answer</th><th>hint</th></tr>")
         for case in result.cases:
             color = COLORS.get(case.status, FAIL_COLOR)
@@ -73,14 +92,26 @@ def feedback_html(graded: Graded) -> str:
             "and expected values stay with your instructor.</p></body></html>\n")
 
 
+def _parts(result) -> str:
+    """Which part of the points came from public cases and which from hidden ones."""
+    if not result.hidden_run:
+        return ""
+    return (f"<p>{result.public_points:g} points from public cases, {result.hidden_points:g} from hidden "
+            "cases</p>")
+
+
 def write_outputs(out: Path, graded: list[Graded]) -> Path:
-    """``out/grades.csv`` and ``out/feedback/<student>/<assignment>/<notebook>.html``."""
+    """``out/grades.csv`` and ``out/feedback/<student>/<assignment>/<notebook>.html``.
+
+    The names are those of the submissions folder (escaped by :mod:`.collect` when they could not be used
+    as they are), so that two submissions never share a page.
+    """
     out.mkdir(parents=True, exist_ok=True)
     rows = [row for item in graded for row in item.rows]
     (out / "grades.csv").write_text(csv_text(rows), encoding="utf-8")
     for item in graded:
         sub = item.submission
-        page = out / "feedback" / _safe(sub.student) / _safe(sub.assignment) / f"{_safe(sub.notebook)}.html"
+        page = out / "feedback" / _folder(sub.student) / _folder(sub.assignment) / f"{_folder(sub.notebook)}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(feedback_html(item), encoding="utf-8")
     return out / "grades.csv"
@@ -88,8 +119,6 @@ def write_outputs(out: Path, graded: list[Graded]) -> Path:
 
 def summary(graded: list[Graded], seconds: float, workers: int) -> str:
     """Per exercise: mean points and how many passed, failed... Then the notebooks that need a look."""
-    from course_utils.cli import format_table
-
     by_exercise: dict[str, list[Row]] = {}
     for item in graded:
         for row in item.rows:
@@ -102,15 +131,16 @@ def summary(graded: list[Graded], seconds: float, workers: int) -> str:
                       str(counts.get("partial", 0)), str(counts.get("failed", 0)), str(counts.get("not attempted", 0)),
                       str(sum(n for s, n in counts.items() if s not in ("passed", "partial", "failed", "not attempted")))])
     text = format_table(["exercise", "mean", "passed", "partial", "failed", "not att.", "other"], table)
+    usual = {"passed", "partial", "failed", "not attempted"}
     attention = [f"  {item.submission.student}/{item.submission.assignment}/{item.submission.notebook}: "
-                 f"{sorted({row.status for row in item.rows} - {'passed', 'partial', 'failed', 'not attempted'})}"
-                 for item in graded
-                 if {row.status for row in item.rows} - {"passed", "partial", "failed", "not attempted"}]
+                 f"{sorted({str(row.status) for row in item.rows} - usual)}"
+                 for item in graded if {str(row.status) for row in item.rows} - usual]
     if attention:
         text += "\n\nneed a look:\n" + "\n".join(attention)
     rate = len(graded) / seconds if seconds else 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     text += (f"\n\n{len(graded)} notebooks graded in {seconds:.1f} s with {workers} worker(s) "
-             f"({rate:.2f} notebooks/s)")
+             f"({rate:.2f} notebooks/s; the grader's peak memory: {peak:.0f} MB)")
     return text
 
 
@@ -138,7 +168,7 @@ class Progress:
         self.stream.flush()
 
 
-def _safe(name: str) -> str:
-    """A file-name-safe version of a student, assignment or notebook name."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_. @" else "_" for ch in name).strip(". ")
-    return cleaned or "_"
+def _folder(name: str) -> str:
+    """A student, assignment or notebook name as a folder name (an empty one, for a student folder that
+    could not be read, becomes ``_``)."""
+    return name if name not in ("", ".", "..") else "_"

