@@ -10,8 +10,8 @@ import torch
 from course_utils.checks import api, check
 from course_utils.checks.answers import read_records
 from course_utils.checks.compare import close, exact, label
-from course_utils.checks.engine import (ERROR, FAILED, NOT_ATTEMPTED, PASSED, TIMEOUT, Attempt, Exercise,
-                                        attempt, case_key, grade, judge, score)
+from course_utils.checks.engine import (ERROR, FAILED, HIDDEN_WRONG, NOT_ATTEMPTED, PASSED, TIMEOUT, Attempt,
+                                        Exercise, attempt, case_key, grade, judge, score)
 from course_utils.checks.hints import like, when
 from course_utils.checks.render import to_html, to_text
 from course_utils.checks.values import describe, from_plain, short_repr, to_plain
@@ -170,12 +170,20 @@ def test_not_a_function():
 
 
 def test_hidden_cases_never_show_the_reference_value():
+    """A hidden case says one fixed sentence about any wrong answer: no comparator's wording, no hint
+    (a hint fires for some references and not others, so it would tell something about them)."""
     case = {"x": 5.0}
     outcome = judge(DOUBLE, case, Attempt("ok", value=7.0), want=10.0, hidden=True)
-    assert outcome.label == "hidden case 1" and outcome.want == ""
-    assert "10" not in outcome.message and outcome.message == "wrong value"
+    assert outcome.label == "hidden case 1" and outcome.want == "" and outcome.got == "7"
+    assert outcome.message == HIDDEN_WRONG
     hinted = judge(DOUBLE, case, Attempt("ok", value=5.0), want=10.0, hidden=True)
-    assert hinted.message == "you returned x itself: multiply by two"
+    assert hinted.message == HIDDEN_WRONG
+    other_kind = judge(DOUBLE, case, Attempt("ok", value=[1.0, 2.0]), want=10.0, hidden=True)
+    assert other_kind.status == FAILED and other_kind.message == HIDDEN_WRONG
+    assert judge(DOUBLE, case, Attempt("ok", value=5.0), want=10.0).message == "you returned x itself: multiply by two"
+    parts = Exercise("demo.parts", "Parts", 1, cases=(), parts=("a", "b"))
+    half = judge(parts, {}, Attempt("ok", {"a": 1.0, "b": 0.0}), {"a": 1.0, "b": 2.0}, hidden=True)
+    assert (half.status, half.score, half.message) == (FAILED, 0.5, HIDDEN_WRONG)  # which part: not said
 
 
 def test_missing_reference_never_awards_points():
@@ -324,7 +332,7 @@ def test_hidden_cases_of_a_label_exercise_give_no_hint_that_names_the_answer():
     public = judge(exercise, {"x": 1}, Attempt("ok", "bad"), "good")
     hidden = judge(exercise, {"x": 1}, Attempt("ok", "bad"), "good", hidden=True)
     assert public.message == "the answer is 'good'"
-    assert hidden.message == "wrong label" and "good" not in hidden.message + hidden.want
+    assert hidden.message == HIDDEN_WRONG and "good" not in hidden.message + hidden.want
 
 
 def test_forbidden_library_calls_get_zero_with_a_sentence():

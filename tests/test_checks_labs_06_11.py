@@ -25,14 +25,16 @@ ANSWERS = reference_answers()
 
 
 def messages(result) -> list[str]:
-    return [case.message for case in result.cases if case.status != PASSED]
+    """What the failing public cases say (a hidden case says one fixed sentence whatever the answer: see
+    tests/test_grading_leaks.py)."""
+    return [case.message for case in result.cases if case.status != PASSED and not case.hidden]
 
 
 def assert_zero_with(result, sentence: str):
-    """0 points, every case failed, each with a message, and ``sentence`` in at least one of them."""
+    """0 points, every case failed, each public one with a message, and ``sentence`` in at least one of them."""
     texts = messages(result)
     assert result.points == 0, (result.points, texts)
-    assert len(texts) == len(result.cases) and all(texts), texts
+    assert len(texts) == len([case for case in result.cases if not case.hidden]) and all(texts), texts
     assert any(sentence in text for text in texts), texts
     assert not [t for t in learner_texts(result) if PYTHON_INTERNALS.search(t)], learner_texts(result)
 

@@ -52,7 +52,10 @@ def test_known_wrong_implementations_get_their_hint(exercise_id):
         attempts = [(e["case"], e["hidden"], attempt(exercise, wrong, e["case"])) for e in entries]
         result = grade(exercise, attempts, answers)
         assert result.points < result.max_points, f"{exercise_id}: a wrong implementation got full marks"
-        messages = [case.message for case in result.cases if case.status != PASSED]
+        # the hint must recognise the mistake wherever it shows; a hidden case would only say HIDDEN_WRONG,
+        # so every case is judged here as a public one (some mistakes show on hidden cases only)
+        shown = grade(exercise, [(case, False, outcome) for case, _, outcome in attempts], answers)
+        messages = [case.message for case in shown.cases if case.status != PASSED]
         assert any(hint in message for message in messages), f"{exercise_id}: no {hint!r} in {messages}"
 
 

@@ -70,7 +70,7 @@ NOT_ATTEMPTED, ERROR, TIMEOUT, NO_REFERENCE = Status.NOT_ATTEMPTED, Status.ERROR
 OK, REJECTED = "ok", "rejected"
 ATTEMPT_STATUSES = (OK, REJECTED, NOT_ATTEMPTED.value, ERROR.value, TIMEOUT.value)
 
-#: what a hidden case says when no hint explains the answer: a vocabulary with no reference value in it
+#: what a hidden case says about any wrong answer: a fixed sentence, so that it tells nothing of the reference
 HIDDEN_WRONG = "wrong answer on this case"
 
 
@@ -273,9 +273,10 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
           has_reference: bool = True, index: int = 0) -> CaseResult:
     """Validate and compare one attempt with the reference value ``want`` (both plain data).
 
-    Hidden cases are labelled by number only; their messages come from hints or from a vocabulary
-    that contains no reference value (never the expected value, its length or its shape), and rules
-    that would give the answer away (``Hint.reveals``, any hint of a label exercise) stay silent.
+    Hidden cases are labelled by number only, and what they say cannot depend on the hidden reference,
+    by construction: a wrong answer gets one fixed sentence (:data:`HIDDEN_WRONG`) -- no hint runs, no
+    comparator's wording, no part named, no kind, length or shape -- and how much of the case it earned
+    shows only in the points.
     """
     label = f"hidden case {index + 1}" if hidden else exercise.label(case)
     if attempt.status != OK:
@@ -291,29 +292,26 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
                           message="no reference answer for this case: run `course release`", hidden=hidden)
     wanted = from_plain(want)
     shown_want = "" if hidden else short_repr(wanted)
-    hints = () if hidden and getattr(exercise.compare, "categorical", False) else exercise.hints
-    kind_problem = problem(attempt.value, want, hidden=hidden, answer=exercise.answer)
-    if kind_problem:
-        # Another kind of answer (a list for a number, a dict for a pair): the sentence says it all, and a
-        # hint, which judges values, could only guess. The same kind with another length or shape (every
-        # duplicated row instead of the conflicting ones) may be a typical mistake that a hint recognises.
-        same_kind = kind(attempt.value) == kind(want)
-        hint = first_match(hints, got, wanted, _fresh(case), hidden=hidden) if same_kind else ""
-        message = hint or kind_problem[1 if hidden else 0]
-        return CaseResult(label, FAILED, shown_got, shown_want, learner_text(message), hidden)
-    share, why, safe = _compare(exercise, got, wanted, case)
+    kind_problem = problem(attempt.value, want, answer=exercise.answer)
+    share, why = (0.0, "") if kind_problem else _compare(exercise, got, wanted, case)
     if share == 1.0:
         return CaseResult(label, PASSED, shown_got, hidden=hidden, score=1.0)
-    hint = first_match(hints, got, wanted, _fresh(case), hidden=hidden)
-    message = hint or ((safe or HIDDEN_WRONG) if hidden else why)
-    return CaseResult(label, FAILED, shown_got, shown_want, learner_text(message), hidden, share)
+    if hidden:
+        return CaseResult(label, FAILED, shown_got, "", HIDDEN_WRONG, True, share)
+    # Another kind of answer (a list for a number, a dict for a pair): the sentence says it all, and a
+    # hint, which judges values, could only guess. The same kind with another length or shape (every
+    # duplicated row instead of the conflicting ones) may be a typical mistake that a hint recognises.
+    same_kind = not kind_problem or kind(attempt.value) == kind(want)
+    hint = first_match(exercise.hints, got, wanted, _fresh(case)) if same_kind else ""
+    message = hint or (kind_problem[0] if kind_problem else why)
+    return CaseResult(label, FAILED, shown_got, shown_want, learner_text(message), False, share)
 
 
-def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float, str, str]:
-    """The share of the case earned, and why not all of it (public and hidden-safe wording)."""
+def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float, str]:
+    """The share of the case earned, and why not all of it."""
     parts = exercise.parts if isinstance(want, dict) and isinstance(got, dict) else ()
     pairs = [(part, got[part], want[part]) for part in parts] if parts else [("", got, want)]
-    earned, whys, safes = 0, [], []
+    earned, whys = 0, []
     for part, g, w in pairs:
         try:
             verdict = call(exercise.compare, g, w, case)
@@ -323,11 +321,8 @@ def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float
             earned += 1
             continue
         prefix = f"{part}: " if part else ""
-        why = verdict.why if verdict is not None else "this answer could not be compared"
-        safe = verdict.safe if verdict is not None else ""
-        whys.append(prefix + why)
-        safes.append(prefix + (safe or HIDDEN_WRONG) if part else safe)
-    return earned / len(pairs), "; ".join(whys), "; ".join(s for s in safes if s)
+        whys.append(prefix + (verdict.why if verdict is not None else "this answer could not be compared"))
+    return earned / len(pairs), "; ".join(whys)
 
 
 def score(exercise: Exercise, cases: list[CaseResult], public_weight: float | None = None) -> ExerciseResult:
