@@ -35,7 +35,7 @@ from course_utils.checks.compare import close
 from course_utils.checks.registry import EXERCISES
 from course_utils.checks.values import from_plain
 from course_utils.grading.markup import CHECK_CALL, MarkupError, exercise_notebook
-from course_utils.grading.runner import record_reference
+from course_utils.grading.runner import answers_fingerprint, record_reference
 from course_utils.notebooks import NotebookError, cells_digest, notebook_text, read_notebook
 
 
@@ -91,15 +91,15 @@ def build_lab(solution_path: Path, root: Path, *, timeout: float = 600) -> LabFi
     except NotebookError as exc:
         raise ReleaseError(str(exc)) from None
 
-    lab = solution_path.stem
+    lab, fingerprint = solution_path.stem, answers_fingerprint(nb)
     files = {
         root / "exercises" / f"{lab}.ipynb": notebook_text(learner),
         root / "solutions" / "answers" / f"{lab}.json":
-            dump_answers(answers_document(lab, records, hidden=True, source=cells_digest(nb))),
+            dump_answers(answers_document(lab, records, hidden=True, source=fingerprint)),
     }
     if (root / "course_utils" / "checks").is_dir():  # the package's public copy, when it lives here
         files[root / "course_utils" / "checks" / "answers" / f"{lab}.json"] = \
-            dump_answers(answers_document(lab, records, hidden=False, source=cells_digest(nb)))
+            dump_answers(answers_document(lab, records, hidden=False, source=fingerprint))
     return LabFiles(lab, files)
 
 

@@ -1,5 +1,6 @@
 """solutions/ -> exercises/: the round trip, and a release that never destroys a learner's work."""
 
+import json
 import shutil
 
 import nbformat
@@ -88,3 +89,21 @@ def test_release_check_is_clean():
     result = course("release", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
+
+
+def test_answers_recorded_under_other_exercise_definitions_are_stale(monkeypatch):
+    """Answers depend on the exercises' definitions too (cases, observe, comparators), not only on the
+    solution: edit a topic module without `course release` and the answer files' fingerprint no longer
+    matches, so `course release --check` reports them and the grader recomputes them, saying why,
+    instead of comparing learners with answers of another exercise."""
+    from course_utils.grading import grade, runner
+
+    solution = ROOT / "solutions" / "00_warmup.ipynb"
+    recorded = json.loads((ROOT / "solutions" / "answers" / "00_warmup.json").read_text())["source_sha256"]
+    assert recorded == runner.answers_fingerprint(read_notebook(solution)), "run `course release`"
+    monkeypatch.setattr(runner, "definitions_digest", lambda exercise_ids: "start.py with another case")
+    assert runner.answers_fingerprint(read_notebook(solution)) != recorded
+    logged = []
+    lab = grade.load_lab(solution, timeout=300, log=logged.append)
+    assert lab.recomputed and len(logged) == 1
+    assert "00_warmup.json is stale" in logged[0] and "exercises' definitions" in logged[0]

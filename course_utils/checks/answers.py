@@ -76,8 +76,10 @@ def answers_document(lab: str, records: Iterable[dict], *, hidden: bool, source:
     """The content of an answer file for ``lab`` built from a reference run's records.
 
     With ``hidden=False`` only public cases are kept (the package's copy).
-    ``source`` is the fingerprint of the solution notebook the answers come from:
-    the grader recomputes answers whose solution has changed since.
+    ``source`` is the fingerprint of what the answers come from (the solution's
+    cells and the exercises' definitions:
+    :func:`course_utils.grading.runner.answers_fingerprint`): the grader
+    recomputes answers whose solution or exercises have changed since.
     """
     exercises: dict[str, list[dict]] = {}
     for record in records:

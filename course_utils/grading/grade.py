@@ -34,9 +34,9 @@ from course_utils.grading.lab import grade_records
 from course_utils.grading.limits import MEMORY, PROCESSES
 from course_utils.grading.markup import exercise_notebook, lab_exercises
 from course_utils.grading.outcome import Note, Outcome
-from course_utils.grading.runner import MAX_OUTPUT_BYTES, record_reference, run_recorded
+from course_utils.grading.runner import MAX_OUTPUT_BYTES, answers_fingerprint, record_reference, run_recorded
 from course_utils.grading.sandbox import SCRATCH, Sandbox
-from course_utils.notebooks import DEAD, TIMEOUT, CellError, NotebookError, cells_digest, parse_notebook, read_notebook
+from course_utils.notebooks import DEAD, TIMEOUT, CellError, NotebookError, parse_notebook, read_notebook
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 NOT_RECORDED = "no answer was recorded: was check() replaced or the test cell skipped?"
@@ -112,9 +112,11 @@ def _reference_entries(path: Path, source, timeout: float, log) -> tuple[dict[st
     answers_file = path.parent / "answers" / f"{path.stem}.json"
     if answers_file.exists():
         document = json.loads(answers_file.read_text())
-        if document.get("source_sha256") == cells_digest(source):
+        if document.get("source_sha256") == answers_fingerprint(source):
             return document["exercises"], False
-        log(f"note: {answers_file} is older than {path.name}; recomputing the reference answers")
+        log(f"note: {answers_file} is stale: it was recorded from another version of {path.name} or of its "
+            "exercises' definitions (cases, observe, comparators); recomputing the reference answers "
+            "(run `course release` to update it)")
     records = record_reference(source, cwd=path.parent, timeout=timeout, name=str(path))
     return answers_document(path.stem, records, hidden=True)["exercises"], True
 

@@ -14,15 +14,17 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from course_utils.checks.answers import RECORD_ENV
+from course_utils.checks.registry import definitions_digest
 from course_utils.grading.channel import RecordChannel
 from course_utils.grading.markup import lab_exercises
-from course_utils.notebooks import OK, Execution, KernelLaunch, NotebookError, execute_notebook
+from course_utils.notebooks import OK, Execution, KernelLaunch, NotebookError, cells_digest, execute_notebook
 
 MAX_OUTPUT_BYTES = 4 * 2**20   # a graded notebook's outputs kept by the grader, all cells together
 
@@ -86,3 +88,21 @@ def record_reference(nb: nbformat.NotebookNode, *, cwd: str | Path, timeout: flo
     if missing:
         raise NotebookError(f"{name}: the reference solution never checked {', '.join(missing)}")
     return run.records
+
+
+def answers_fingerprint(nb: nbformat.NotebookNode) -> str:
+    """What a lab's reference answers depend on: the solution's cells *and* the definitions of the
+    exercises it checks (their cases, ``arguments``, ``observe``, comparators: see
+    :func:`course_utils.checks.registry.definitions_digest`).
+
+    ``course release`` stores it in the answer files (``source_sha256``); the grader recomputes answers
+    recorded under another fingerprint instead of comparing with them, and ``course release --check``
+    reports them out of date.
+
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    >>> len(answers_fingerprint(nb)), answers_fingerprint(nb) == cells_digest(nb)
+    (64, False)
+    """
+    exercises = [exercise for exercise, _ in lab_exercises(nb)]
+    text = f"cells {cells_digest(nb)}\ndefinitions {definitions_digest(exercises)}\n"
+    return hashlib.sha256(text.encode()).hexdigest()
