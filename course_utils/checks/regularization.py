@@ -389,7 +389,9 @@ EXERCISES = (
         title="Max-norm: project each unit's incoming weights onto a ball",
         points=2,
         cases=({"seed": 0, "sizes": [6, 10, 4], "c": 1.0, "weight_scale": 3.0},
-               {"seed": 1, "sizes": [20, 8, 3], "c": 0.5, "weight_scale": 1.5}),
+               {"seed": 1, "sizes": [20, 8, 3], "c": 0.5, "weight_scale": 1.5},
+               # rows on both sides of c: a projection that also scales the short rows up shows here
+               {"seed": 5, "sizes": [12, 8, 4], "c": 0.55, "weight_scale": 1.0}),
         compare=close(rtol=1e-5, atol=1e-7),
         arguments=_model_arguments,
         probe=_max_norm_probe,
