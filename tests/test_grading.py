@@ -189,11 +189,16 @@ def grade_class(folder: Path) -> dict:
             "before": before}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, worker_id):
-    found = once_per_run(tmp_path_factory, worker_id, "class", grade_class)
+def graded_once(tmp_path_factory, worker_id: str, name: str, grade) -> dict:
+    """``grade()``'s class, graded once per run (:func:`once_per_run`), with its paths and result as objects."""
+    found = once_per_run(tmp_path_factory, worker_id, name, grade)
     return {**found, "result": SimpleNamespace(**found["result"]), "out": Path(found["out"]),
             "submitted": Path(found["submitted"])}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, worker_id):
+    return graded_once(tmp_path_factory, worker_id, "class", grade_class)
 
 
 def rows_of(graded, student):

@@ -27,13 +27,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import nbformat
 import pytest
 
 from conftest import ROOT
-from test_grading import WARMUP, cell, once_per_run, released, solved, with_solution
+from test_grading import WARMUP, cell, graded_once, released, solved, with_solution
 
 TIMEOUT, MEMORY_MB, PROCESSES, DISK_MB = 60, 700, 64, 64  # seconds per notebook: generous under load
 DAEMON_MARK = "86399"  # the daemon sleeps this long: no process may still do so after the run
@@ -392,9 +391,7 @@ def grade_class(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, worker_id):
-    found = once_per_run(tmp_path_factory, worker_id, "hostile", grade_class)
-    return {**found, "result": SimpleNamespace(**found["result"]), "out": Path(found["out"]),
-            "submitted": Path(found["submitted"])}
+    return graded_once(tmp_path_factory, worker_id, "hostile", grade_class)
 
 
 def rows_of(graded, student):
