@@ -9,6 +9,11 @@ or by ``course check``) it only records what the function returned; the
 comparison happens in the grader's own process, so nothing a learner does
 inside the kernel can award points.
 
+Under a learner id (``COURSE_LEARNER``, set by the grader from the student's
+folder name), a graded run uses that learner's variant of every exercise that
+``varies`` (:func:`.engine.vary`): other data, other hidden cases. The instant
+check in a notebook runs the public variant.
+
 For nbgrader, the plain-text form of the result is the points earned: nbgrader
 reads a test cell's numeric output as partial credit.
 """
@@ -20,7 +25,7 @@ from typing import Callable, Iterable
 
 from .. import progress
 from .answers import RECORD_ENV, load_answers, write_record
-from .engine import TIMEOUT, Attempt, ExerciseResult, attempt, grade
+from .engine import LEARNER_ENV, TIMEOUT, Attempt, ExerciseResult, attempt, grade, vary
 from .registry import get_exercise
 from .render import to_html, to_text
 
@@ -46,8 +51,12 @@ def check(exercise_id: str, function: Callable):
         check("start.accuracy", accuracy)   # ✓/✗ per case, with a hint for each failure
     """
     exercise = get_exercise(exercise_id)
-    cases = [(case, False) for case in exercise.cases]
-    cases += [(case, True) for case in _hidden_cases.get(exercise.id, [])]
+    record_path = os.environ.get(RECORD_ENV)
+    # Graded (record mode) under a learner id, the cases are that learner's variant; the instant check
+    # runs the public variant, whose reference answers ship with the course.
+    learner = os.environ.get(LEARNER_ENV) if record_path else None
+    cases = [(vary(exercise, case, learner), False) for case in exercise.cases]
+    cases += [(vary(exercise, case, learner), True) for case in _hidden_cases.get(exercise.id, [])]
     attempts = []
     for case, _ in cases:
         if attempts and attempts[-1].status == TIMEOUT:  # one time limit per check, not one per case
@@ -55,7 +64,6 @@ def check(exercise_id: str, function: Callable):
         else:
             attempts.append(attempt(exercise, function, case))
 
-    record_path = os.environ.get(RECORD_ENV)
     if record_path:
         for (case, hidden), result in zip(cases, attempts):
             write_record(record_path, exercise.id, case, hidden, result)

@@ -23,6 +23,7 @@ processes:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import re
@@ -89,7 +90,11 @@ class Exercise:
     batch"); ``parts`` are keys of the observed dict that earn their share of a
     case separately; ``forbid`` lists library objects the exercise asks the
     learner not to use (:mod:`.forbid`). ``timeout`` is the time limit of one
-    case, in seconds.
+    case, in seconds. ``compare`` is one comparator, or a dict ``{part:
+    comparator}`` when ``parts`` are judged differently (a decision and its
+    protocol). ``varies`` names the case keys (integer seeds) that take a value
+    of the learner's own when graded under a learner id (:func:`vary`), so that
+    two learners get different data and different hidden cases.
     """
 
     id: str
@@ -105,6 +110,7 @@ class Exercise:
     parts: tuple[str, ...] = ()
     forbid: tuple[str, ...] = ()
     timeout: float = 10.0
+    varies: tuple[str, ...] = ()
 
     def label(self, case: dict) -> str:
         """How a case is shown to the learner, e.g. ``fan_in=64`` (long values shortened item by item)."""
@@ -313,8 +319,9 @@ def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float
     pairs = [(part, got[part], want[part]) for part in parts] if parts else [("", got, want)]
     earned, whys = 0, []
     for part, g, w in pairs:
+        comparator = exercise.compare.get(part, close()) if isinstance(exercise.compare, dict) else exercise.compare
         try:
-            verdict = call(exercise.compare, g, w, case)
+            verdict = call(comparator, g, w, case)
         except Exception:  # a comparator must not crash on an odd answer; if it does, no points
             verdict = None
         if verdict is not None and verdict.ok:
@@ -361,6 +368,35 @@ def score(exercise: Exercise, cases: list[CaseResult], public_weight: float | No
         status = FAILED
     return ExerciseResult(exercise.id, exercise.title, points, float(exercise.points), status, cases,
                           public_points=public_points, hidden_points=hidden_points)
+
+
+LEARNER_ENV = "COURSE_LEARNER"
+#: the values a varied case key takes: seeds in [0, VARIANT_SEEDS)
+VARIANT_SEEDS = 1_000_000
+
+
+def vary(exercise: Exercise, case: dict, learner: str | None) -> dict:
+    """The case of ``learner``'s variant: each key in ``exercise.varies`` gets a value drawn from the
+    learner id and the public value; without a learner id (or for an exercise that does not vary), the
+    public case itself.
+
+    The grader runs the reference solution on the same varied cases to get that variant's reference
+    answers; two learners share a variant only by a hash collision (1 in a million per case).
+
+    >>> ex = Exercise("demo.pick", "Pick", 1, cases=({"seed": 0, "n": 5},), varies=("seed",))
+    >>> vary(ex, {"seed": 0, "n": 5}, None)
+    {'seed': 0, 'n': 5}
+    >>> vary(ex, {"seed": 0, "n": 5}, "ada")["n"], vary(ex, {"seed": 0, "n": 5}, "ada") == vary(ex, {"seed": 0, "n": 5}, "bob")
+    (5, False)
+    """
+    if not learner or not exercise.varies:
+        return dict(case)
+    varied = dict(case)
+    for key in exercise.varies:
+        if key in varied:
+            text = f"{exercise.id}\0{key}\0{varied[key]!r}\0{learner}".encode("utf-8", "surrogatepass")
+            varied[key] = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") % VARIANT_SEEDS
+    return varied
 
 
 def case_key(case: dict) -> str:
