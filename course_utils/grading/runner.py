@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils.checks.answers import RECORD_ENV
+from course_utils.checks.engine import LEARNER_ENV
 from course_utils.checks.registry import definitions_digest
 from course_utils.grading.channel import RecordChannel
 from course_utils.grading.markup import lab_exercises
@@ -40,25 +41,27 @@ class Recorded:
 
 
 def run_recorded(nb: nbformat.NotebookNode, exercises: list[tuple[str, int]], *, cwd: str | Path,
-                 timeout: float, sandbox=None, workdir: Path | None = None) -> Recorded:
+                 timeout: float, sandbox=None, workdir: Path | None = None, learner: str | None = None) -> Recorded:
     """Execute ``nb`` (every cell, errors or not) with ``check`` in record mode, and collect the records.
 
     ``exercises`` are ``(exercise id, test cell index)`` pairs. With a ``sandbox``
     (:class:`.sandbox.Sandbox`) the kernel runs in it, under its limits, with
     ``workdir`` as the grader's private folder for that kernel, and the grader
     keeps at most ``MAX_OUTPUT_BYTES`` of outputs; without one it runs as the
-    current user in ``cwd`` (release and ``course check``).
+    current user in ``cwd`` (release and ``course check``). ``learner`` is the learner id whose variant
+    the varying exercises run (``$COURSE_LEARNER`` in the kernel; :mod:`.variants`).
     """
     exercise_of = {index: exercise for exercise, index in exercises}
     channel = RecordChannel()
     session = None
     try:
         inherited, started = (channel.write_fd,), lambda pid: channel.release_writer()
+        kernel_env = {RECORD_ENV: channel.target, **({LEARNER_ENV: learner} if learner else {})}
         if sandbox is None:
             launch = KernelLaunch(pass_fds=inherited, started=started)
-            env, cap = {RECORD_ENV: channel.target}, None
+            env, cap = kernel_env, None
         else:
-            launch, session = sandbox.launch(workdir, {RECORD_ENV: channel.target}, inherited, started)
+            launch, session = sandbox.launch(workdir, kernel_env, inherited, started)
             env, cap = {}, MAX_OUTPUT_BYTES
         execution = execute_notebook(nb, cwd=cwd, timeout=timeout, env=env, launch=launch, allow_errors=True,
                                      hooks=channel.hooks(set(exercise_of)), max_output_bytes=cap)
