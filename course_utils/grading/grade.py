@@ -89,6 +89,54 @@ class Graded:
         return round(sum(row.max_points for row in self.rows), 4)
 
 
+@dataclass(frozen=True)
+class Task:
+    """One submitted notebook, read and ready to grade, as plain data: the submission (its names and notes
+    are used, no path of it is read), the file's name and its bytes. With its :class:`Lab` (plain data too),
+    it is all that :meth:`Grader.grade_task` needs, on this machine or on a cluster's worker."""
+
+    submission: Submission
+    filename: str
+    data: bytes
+
+
+def prepare(sub: Submission, lab: Lab | str | None) -> Task | Graded:
+    """What the grader's machine does before any kernel runs: the rows of a submission that cannot be
+    graded (no source, nothing submitted, not a regular file...) or the notebook's bytes to grade.
+
+    ``lab`` is the loaded lab of ``sub.source``, the reason it cannot be used, or None without a source.
+    """
+    if sub.source is None and sub.problem is not None:
+        return _ungradable(sub, None, *sub.problem)
+    if sub.source is None:
+        return _ungradable(sub, None, Outcome.NO_SOURCE, f"no instructor source for {sub.notebook or sub.student}")
+    if not isinstance(lab, Lab):
+        return _ungradable(sub, None, Outcome.NO_SOURCE, f"the instructor's source cannot be used: {lab}")
+    if sub.path is None:
+        return _ungradable(sub, lab, Outcome.MISSING, "nothing was submitted")
+    if sub.problem is not None:
+        return _ungradable(sub, lab, *sub.problem)
+    if sub.path.suffix != ".ipynb":
+        return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{sub.path.name} is not a notebook (.ipynb)")
+    try:
+        data = read_under(sub.root, sub.relative, MAX_NOTEBOOK_BYTES)
+    except NotRegular as exc:
+        return _ungradable(sub, lab, Outcome.NOT_REGULAR, f"{exc}: not followed, not graded")
+    except TooLarge:
+        return _ungradable(sub, lab, Outcome.MALFORMED, f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+    except OSError:
+        return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{sub.path.name} is not a text notebook")
+    return Task(sub, sub.path.name, data)
+
+
+def lab_or_reason(path: Path, *, timeout: float = 600, log: Callable[[str], None] = print) -> Lab | str:
+    """The loaded lab (:func:`load_lab`), or the reason it cannot be used."""
+    try:
+        return load_lab(path, timeout=timeout, log=log)
+    except NotebookError as exc:
+        return str(exc)
+
+
 def load_lab(path: Path, *, timeout: float = 600, log: Callable[[str], None] = print) -> Lab:
     """Read a lab's source and its reference answers (recomputed if the solution changed since release)."""
     source = read_notebook(path)
@@ -140,10 +188,7 @@ class Grader:
         """The loaded lab, or the reason it cannot be used (loaded once, whatever the thread)."""
         with self._lock:
             if path not in self._labs:
-                try:
-                    self._labs[path] = load_lab(path, timeout=max(self.timeout, 600), log=log)
-                except NotebookError as exc:
-                    self._labs[path] = str(exc)
+                self._labs[path] = lab_or_reason(path, timeout=max(self.timeout, 600), log=log)
             return self._labs[path]
 
     def close(self) -> None:
@@ -153,38 +198,37 @@ class Grader:
     def grade(self, submission: Submission) -> Graded:
         """Grade one submission; whatever happens, the result is rows, never an exception."""
         start = time.perf_counter()
+        lab = None
         try:
-            graded = self._grade(submission)
-        except Exception as exc:  # a grader bug must cost one notebook, not the class
             lab = self.lab(submission.source) if submission.source else None
-            graded = _ungradable(submission, lab if isinstance(lab, Lab) else None, Outcome.GRADER_ERROR,
-                                 f"{type(exc).__name__}: {exc}".splitlines()[0])
+            found = prepare(submission, lab)
+        except Exception as exc:  # a grader bug must cost one notebook, not the class
+            found = _grader_error(submission, lab, exc)
+        graded = self.grade_task(found, lab) if isinstance(found, Task) else found
         graded.seconds = time.perf_counter() - start
         return graded
 
-    def _grade(self, sub: Submission) -> Graded:
-        if sub.source is None and sub.problem is not None:
-            return _ungradable(sub, None, *sub.problem)
-        if sub.source is None:
-            return _ungradable(sub, None, Outcome.NO_SOURCE, f"no instructor source for {sub.notebook or sub.student}")
-        lab = self.lab(sub.source)
-        if isinstance(lab, str):
-            return _ungradable(sub, None, Outcome.NO_SOURCE, f"the instructor's source cannot be used: {lab}")
-        if sub.path is None:
-            return _ungradable(sub, lab, Outcome.MISSING, "nothing was submitted")
-        if sub.problem is not None:
-            return _ungradable(sub, lab, *sub.problem)
-        if sub.path.suffix != ".ipynb":
-            return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{sub.path.name} is not a notebook (.ipynb)")
+    def grade_task(self, task: Task, lab: Lab) -> Graded:
+        """Grade one notebook already read (:func:`prepare`): parse, assemble, run sandboxed, judge.
+
+        Its inputs are plain data and it reads no file of the grader's, so the local pool
+        (:meth:`grade`) and a cluster's workers (:mod:`.cluster`) grade with this same step.
+        Whatever happens, the result is rows, never an exception.
+        """
+        start = time.perf_counter()
         try:
-            text = read_under(sub.root, sub.relative, MAX_NOTEBOOK_BYTES).decode("utf-8")
-            submitted = parse_notebook(text, sub.path.name)
-        except NotRegular as exc:
-            return _ungradable(sub, lab, Outcome.NOT_REGULAR, f"{exc}: not followed, not graded")
-        except TooLarge:
-            return _ungradable(sub, lab, Outcome.MALFORMED, f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
-        except (UnicodeDecodeError, OSError):
-            return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{sub.path.name} is not a text notebook")
+            graded = self._grade(task, lab)
+        except Exception as exc:  # a grader bug must cost one notebook, not the class
+            graded = _grader_error(task.submission, lab, exc)
+        graded.seconds = time.perf_counter() - start
+        return graded
+
+    def _grade(self, task: Task, lab: Lab) -> Graded:
+        sub = task.submission
+        try:
+            submitted = parse_notebook(task.data.decode("utf-8"), task.filename)
+        except UnicodeDecodeError:
+            return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{task.filename} is not a text notebook")
         except NotebookError as exc:
             return _ungradable(sub, lab, Outcome.MALFORMED, str(exc).split(": ", 1)[-1])
         assembled = assemble(lab.source, submitted, lab.released)
@@ -289,6 +333,11 @@ def _ungradable(sub: Submission, lab: Lab | None, status: Outcome, message: str)
     rows = [Row(sub.student, sub.assignment, sub.notebook, exercise, 0.0, float(EXERCISES[exercise].points),
                 status, message) for exercise in lab.exercises]
     return Graded(sub, rows, notes=list(sub.notes))
+
+
+def _grader_error(sub: Submission, lab: Lab | str | None, exc: Exception) -> Graded:
+    return _ungradable(sub, lab if isinstance(lab, Lab) else None, Outcome.GRADER_ERROR,
+                       f"{type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def grade_all(grader: Grader, submissions: list[Submission], workers: int,
