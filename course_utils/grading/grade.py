@@ -63,7 +63,7 @@ class Row:
     assignment: str
     notebook: str
     exercise: str
-    points: float
+    points: float | None    # None: not graded yet (an nbgrader answer that needs manual grading)
     max_points: float
     status: Status | Outcome
     message: str
@@ -82,7 +82,7 @@ class Graded:
 
     @property
     def points(self) -> float:
-        return round(sum(row.points for row in self.rows), 4)
+        return round(sum(row.points for row in self.rows if row.points is not None), 4)
 
     @property
     def max_points(self) -> float:
@@ -110,7 +110,7 @@ def prepare(sub: Submission, lab: Lab | str | None) -> Task | Graded:
         return _ungradable(sub, None, *sub.problem)
     if sub.source is None:
         return _ungradable(sub, None, Outcome.NO_SOURCE, f"no instructor source for {sub.notebook or sub.student}")
-    if not isinstance(lab, Lab):
+    if lab is None or isinstance(lab, str):
         return _ungradable(sub, None, Outcome.NO_SOURCE, f"the instructor's source cannot be used: {lab}")
     if sub.path is None:
         return _ungradable(sub, lab, Outcome.MISSING, "nothing was submitted")
@@ -225,12 +225,9 @@ class Grader:
 
     def _grade(self, task: Task, lab: Lab) -> Graded:
         sub = task.submission
-        try:
-            submitted = parse_notebook(task.data.decode("utf-8"), task.filename)
-        except UnicodeDecodeError:
-            return _ungradable(sub, lab, Outcome.NOT_A_NOTEBOOK, f"{task.filename} is not a text notebook")
-        except NotebookError as exc:
-            return _ungradable(sub, lab, Outcome.MALFORMED, str(exc).split(": ", 1)[-1])
+        submitted = parse_task(task, lab)
+        if isinstance(submitted, Graded):
+            return submitted
         assembled = assemble(lab.source, submitted, lab.released)
         if assembled.problem:
             return _ungradable(sub, lab, *assembled.problem)
@@ -325,7 +322,19 @@ def _message(result: ExerciseResult) -> str:
     return f"{first.label}: {first.message or first.status}{more}"
 
 
-def _ungradable(sub: Submission, lab: Lab | None, status: Outcome, message: str) -> Graded:
+def parse_task(task: Task, lab) -> nbformat.NotebookNode | Graded:
+    """The submitted notebook of ``task``, or the rows saying why it cannot be read."""
+    try:
+        return parse_notebook(task.data.decode("utf-8"), task.filename)
+    except UnicodeDecodeError:
+        return _ungradable(task.submission, lab, Outcome.NOT_A_NOTEBOOK, f"{task.filename} is not a text notebook")
+    except NotebookError as exc:
+        return _ungradable(task.submission, lab, Outcome.MALFORMED, str(exc).split(": ", 1)[-1])
+
+
+def _ungradable(sub: Submission, lab, status: Outcome, message: str) -> Graded:
+    if lab is not None and not isinstance(lab, Lab):  # another kind of source (an nbgrader notebook) says its rows
+        return lab.ungradable(sub, status, message)
     message = "; ".join([*sub.notes, message])
     if lab is None:
         return Graded(sub, [Row(sub.student, sub.assignment, sub.notebook, "", 0.0, 0.0, status, message)],

@@ -33,6 +33,7 @@ class Outcome(str, Enum):
     NO_GRADED_CELLS = "no graded cells"
     WRONG_NOTEBOOK = "wrong notebook"
     GRADER_ERROR = "grader error"
+    NEEDS_MANUAL = "needs manual grading"      # an nbgrader answer or task: points pending, graded by hand
 
     def __str__(self) -> str:
         return self.value
@@ -45,6 +46,7 @@ class Tamper(str, Enum):
     DELETED = "was deleted"
     DUPLICATED = "was duplicated"
     MOVED = "were moved out of their order"
+    KERNEL = "was changed in the kernel"       # seen by the guard of an in-kernel test (:mod:`.guard`)
 
 
 @dataclass(frozen=True)
