@@ -40,15 +40,24 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def shown_points(points: float | None, pending: str = "") -> str:
+    """A row's points as written: ``pending`` for points not graded yet (manual grading).
+
+    >>> shown_points(1.5), shown_points(None, "pending")
+    ('1.5', 'pending')
+    """
+    return pending if points is None else f"{points:g}"
+
+
 def csv_text(rows: list[Row]) -> str:
     """The gradebook, one row per exercise, in a stable order (same input, same bytes)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in (
-            row.student, row.assignment, row.notebook, row.exercise, f"{row.points:g}", f"{row.max_points:g}",
-            row.status.value, row.message)])
+        text = [spreadsheet_safe(str(cell)) for cell in (row.student, row.assignment, row.notebook, row.exercise)]
+        writer.writerow([*text, shown_points(row.points), f"{row.max_points:g}",  # numbers: never a formula
+                         spreadsheet_safe(row.status.value), spreadsheet_safe(row.message)])
     return buffer.getvalue()
 
 
@@ -61,7 +70,8 @@ def feedback_html(graded: Graded) -> str:
     summary = ["<table><tr><th>exercise</th><th>points</th><th>status</th><th>message</th></tr>"]
     for row in graded.rows:
         color = COLORS.get(row.status, FAIL_COLOR)
-        summary.append(f"<tr><td><code>{escape(row.exercise)}</code></td><td>{row.points:g} / {row.max_points:g}</td>"
+        summary.append(f"<tr><td><code>{escape(row.exercise)}</code></td>"
+                       f"<td>{shown_points(row.points, 'pending')} / {row.max_points:g}</td>"
                        f"<td style='color:{color}'>{escape(row.status.value)}</td><td>{escape(row.message)}</td></tr>")
     summary.append("</table>")
     details = []
@@ -126,8 +136,9 @@ def summary(graded: list[Graded], seconds: float, workers: int) -> str:
     table = []
     for name, rows in by_exercise.items():
         counts = Counter(row.status for row in rows)
-        mean = sum(row.points for row in rows) / len(rows)
-        table.append([name, f"{mean:.2f}/{rows[0].max_points:g}", str(counts.get("passed", 0)),
+        scored = [row.points for row in rows if row.points is not None]
+        mean = f"{sum(scored) / len(scored):.2f}" if scored else "pending"
+        table.append([name, f"{mean}/{rows[0].max_points:g}", str(counts.get("passed", 0)),
                       str(counts.get("partial", 0)), str(counts.get("failed", 0)), str(counts.get("not attempted", 0)),
                       str(sum(n for s, n in counts.items() if s not in ("passed", "partial", "failed", "not attempted")))])
     text = format_table(["exercise", "mean", "passed", "partial", "failed", "not att.", "other"], table)
