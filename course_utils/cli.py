@@ -214,7 +214,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from course_utils.grading.collect import collect
     from course_utils.grading.grade import Grader, grade_all
     from course_utils.grading.limits import Limits
-    from course_utils.grading.report import Progress, summary, write_outputs
+    from course_utils.grading.report import Progress
     from course_utils.grading.sandbox import Sandbox
 
     submitted = Path(args.submitted).resolve()
@@ -235,6 +235,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return _fail(f"{args.submitted}: no submissions found (expected <student>/<assignment>/<notebook>.ipynb "
                      "or <student>/<notebook>.ipynb)")
     limits = Limits(memory_mb=args.memory_mb, processes=args.max_processes, tmp_mb=args.disk_mb)
+    if args.scheduler:
+        return _grade_on_cluster(args, submissions, limits, out)
     try:
         sandbox = Sandbox.create(limits, allow_unsandboxed=not args.require_sandbox,
                                  warn=lambda message: print(message, file=sys.stderr))
@@ -248,11 +250,35 @@ def cmd_grade(args: argparse.Namespace) -> int:
         graded = grade_all(grader, submissions, args.workers, Progress(len(submissions)))
     finally:
         grader.close()
-    seconds = time.perf_counter() - start
+    return _write_grades(out, graded, time.perf_counter() - start, args.workers)
+
+
+def _write_grades(out: Path, graded: list, seconds: float, workers: int) -> int:
+    from course_utils.grading.report import summary, write_outputs
+
     gradebook = write_outputs(out, graded)
-    print(summary(graded, seconds, args.workers))
+    print(summary(graded, seconds, workers))
     print(f"gradebook: {gradebook}\nfeedback:  {out / 'feedback'}")
     return 0
+
+
+def _grade_on_cluster(args: argparse.Namespace, submissions: list, limits, out: Path) -> int:
+    """``course grade --scheduler``: one task per notebook on a Dask cluster (course_utils.grading.cluster)."""
+    import time
+
+    from course_utils.grading.cluster import ClusterError, Settings, grade_on_cluster
+    from course_utils.grading.report import Progress
+
+    settings = Settings(limits, timeout=args.timeout, public_weight=args.public_weight,
+                        require_sandbox=args.require_sandbox, keep_scratch=args.keep_scratch)
+    start = time.perf_counter()
+    print(f"grading {len(submissions)} notebooks on the Dask cluster at {args.scheduler}", file=sys.stderr)
+    try:
+        graded, threads = grade_on_cluster(args.scheduler, submissions, settings, Progress(len(submissions)),
+                                           log=lambda message: print(message, file=sys.stderr))
+    except ClusterError as exc:
+        return _fail(str(exc))
+    return _write_grades(out, graded, time.perf_counter() - start, threads)
 
 
 # -- course progress ----------------------------------------------------------
@@ -327,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-sandbox", action="store_true",
                        help="refuse to grade if the bubblewrap sandbox cannot run here")
     grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on a Dask cluster, one task per notebook: its scheduler's address, e.g. "
+                            "tcp://HOST:8786 (default: a local pool of --workers)")
     grade.set_defaults(run=cmd_grade)
 
     progress = commands.add_parser("progress", help="your progress: per lab, public checks passed and what next")
