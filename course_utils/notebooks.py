@@ -151,7 +151,9 @@ class KernelLaunch:
     ``sockets_env`` (``port=fd`` pairs; see :mod:`course_utils.grading.kernel`).
     ``pass_fds`` are more file descriptors the kernel inherits (e.g. the write
     end of the grader's record pipe), and ``started(pid)`` is called with the
-    process id of the kernel's command once it runs.
+    process id of the kernel's command once it runs. With ``spawn``, the kernel is not a new process of
+    ours: ``spawn(argv, env, pass_fds)`` starts it (e.g. a fork of a warm zygote,
+    :mod:`course_utils.grading.warm`) and returns a ``subprocess.Popen``-like handle.
     """
 
     argv: list[str] | None = None
@@ -161,6 +163,7 @@ class KernelLaunch:
     sockets_env: str = ""
     pass_fds: tuple[int, ...] = ()
     started: Callable[[int], None] | None = None
+    spawn: Callable[[list[str], dict[str, str], tuple[int, ...]], object] | None = None
 
 
 MAX_MESSAGE_BYTES = 4 * 2**20   # with an output cap: a larger message from the kernel is never read...
@@ -275,7 +278,13 @@ class _KernelManager(AsyncKernelManager):
                 kw["env"] = {**kw["env"], self._launch.sockets_env:
                              ",".join(f"{port}={listener.fileno()}" for port, listener in sockets)}
             kw["pass_fds"] = (*self._launch.pass_fds, *(listener.fileno() for _, listener in sockets))
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            if self._launch.spawn is None:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            else:  # what LocalProvisioner.launch_kernel does, with the handle spawn gives
+                provisioner = self.provisioner
+                provisioner.process = self._launch.spawn(kernel_cmd, kw["env"], kw["pass_fds"])
+                provisioner.pid, provisioner.pgid = provisioner.process.pid, None
+                self._reconcile_connection_info(provisioner.connection_info)
         finally:
             for _, listener in sockets:  # the kernel has them now
                 listener.close()
