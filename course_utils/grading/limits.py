@@ -247,6 +247,12 @@ class Session:
         return [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--data-mb", str(self.limits.data_mb),
                 *joins, "--"]
 
+    def join(self, pid: int) -> None:
+        """Put process ``pid`` in the groups, before it runs anything (a warm kernel's fork, which the
+        prefix cannot reach: :mod:`.warm`)."""
+        for group in self.groups:
+            (group / "cgroup.procs").write_text(str(pid))
+
     def watch(self, pid: int) -> None:
         """Once the sandbox runs as process ``pid``: start the watchdog if there is no cgroup."""
         if not self.groups and self._watching is None:

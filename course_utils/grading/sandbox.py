@@ -29,24 +29,27 @@ unless ``--require-sandbox``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import course_utils
-from course_utils.grading import kernel
+from course_utils.grading import kernel, warm
 from course_utils.grading.limits import Enforcer, Limits, Session
 from course_utils.notebooks import KernelLaunch
 
 SCRATCH = "/tmp/scratch"               # the kernel's working folder and $HOME, inside the sandbox
 CONNECTION_FILE = "/run/kernel.json"   # where the kernel reads its connection file, inside the sandbox
 SANDBOX_UID = 1000                     # the kernel's user inside the sandbox (no capabilities)
+COLD, WARM = "cold", "warm"            # a fresh interpreter per notebook, or a fork of a warm zygote (:mod:`.warm`)
 
 
 def bwrap_path() -> str | None:
@@ -158,25 +161,35 @@ def scrubbed_environment(home: str, extra: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Sandbox:
-    """How submissions are run: with bubblewrap (``use_bwrap``) or without, and under which limits."""
+    """How submissions are run: with bubblewrap (``use_bwrap``) or without, under which limits, and in
+    ``kernels`` that start cold (a new interpreter each) or warm (forks of a zygote per worker thread)."""
 
     limits: Limits = field(default_factory=Limits)
     use_bwrap: bool = True
     enforcer: Enforcer | None = None
     support: Path | None = None  # the grader's files that the sandbox mounts (font cache, passwd)
+    kernels: str = COLD
+    _zygotes: list = field(default_factory=list, repr=False, compare=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, limits: Limits, *, allow_unsandboxed: bool = True, use_cgroups: bool = True,
-               warn=print) -> "Sandbox":
-        """A sandbox for this machine; says in one line (``warn``) when bubblewrap cannot run here.
-        The grader then calls :meth:`prepare`."""
+               kernels: str = COLD, warn=print) -> "Sandbox":
+        """A sandbox for this machine; says in one line (``warn``) when bubblewrap cannot run here, or
+        when warm kernels cannot (then kernels start cold). The grader then calls :meth:`prepare`."""
         problem = sandbox_problem()
         if problem:
             if not allow_unsandboxed:
                 raise RuntimeError(f"no sandbox: {problem}")
             warn(f"warning: submissions run WITHOUT a sandbox: {problem}. They can read any file you can "
                  "read (the instructor's solutions included) and write outside their scratch folder.")
-        return cls(limits, not problem, Enforcer(limits, use_cgroups=use_cgroups))
+        if kernels == WARM:
+            cannot = "there is no sandbox to fork them into" if problem else warm.warm_problem()
+            if cannot:
+                warn(f"note: warm kernels are not available here ({cannot}): each notebook starts a cold kernel")
+                kernels = COLD
+        return cls(limits, not problem, Enforcer(limits, use_cgroups=use_cgroups), kernels=kernels)
 
     def prepare(self, support: Path) -> None:
         """The grader's files that every sandbox mounts: matplotlib's font cache (built once, so that no
@@ -193,7 +206,31 @@ class Sandbox:
         """One line for ``course grade``: how submissions run."""
         where = "in a bubblewrap sandbox (no network, no files but Python's and the course package's)" \
             if self.use_bwrap else "WITHOUT a sandbox"
-        return f"{where}; {self.enforcer.describe() if self.enforcer else 'no limits'}"
+        how = "warm kernels (forks of a zygote per worker that imported the libraries once)" \
+            if self.kernels == WARM else "a fresh kernel per notebook"
+        return f"{where}; {how}; {self.enforcer.describe() if self.enforcer else 'no limits'}"
+
+    def zygote(self) -> warm.Zygote:
+        """This thread's zygote (started on first use, again if it died)."""
+        zygote = getattr(self._local, "zygote", None)
+        if zygote is None or not zygote.alive():
+            package = package_folder()
+            env = scrubbed_environment(SCRATCH, {"PYTHONPATH": str(package.parent)})
+            argv = [bwrap_path(), *self.mounts(package, None, namespaces=warm.zygote_namespaces()), "--",
+                    sys.executable, "-m", "course_utils.grading.warm"]
+            zygote = self._local.zygote = warm.Zygote(argv, env)
+            with self._lock:
+                if not self._zygotes:
+                    atexit.register(self.close)
+                self._zygotes.append(zygote)
+        return zygote
+
+    def close(self) -> None:
+        """Stop the zygotes (each also dies with the thread that started it)."""
+        with self._lock:
+            zygotes, self._zygotes[:] = list(self._zygotes), []
+        for zygote in zygotes:
+            zygote.close()
 
     def launch(self, workdir: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),
                started: Callable[[int], None] | None = None) -> tuple[KernelLaunch, Session]:
@@ -220,22 +257,38 @@ class Sandbox:
                                 started=on_start), session
         package = package_folder()
         kernel_env = scrubbed_environment(SCRATCH, {"PYTHONPATH": str(package.parent), **env})
+        if self.kernels == WARM:
+            zygote = self.zygote()
+            limits = self.limits
+
+            def spawn(argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> warm.Child:
+                return zygote.spawn(env, fds, Path(connection_file).read_text(), data_mb=limits.data_mb,
+                                    tmp_mb=limits.tmp_mb, shm_mb=limits.shm_mb, joined=session.join)
+
+            return KernelLaunch(argv=["warm-kernel", "{connection_file}"], env=kernel_env,
+                                connection_file=connection_file, ipc_prefix=str(workdir / "k"),
+                                sockets_env=kernel.SOCKETS_ENV, pass_fds=pass_fds, started=on_start,
+                                spawn=spawn), session
         argv = [*session.prefix(), bwrap_path(), *self.mounts(package, Path(connection_file)), "--",
                 sys.executable, "-m", "course_utils.grading.kernel", "-f", CONNECTION_FILE]
         return KernelLaunch(argv=argv, env=kernel_env, connection_file=connection_file, ipc_prefix=str(workdir / "k"),
                             sockets_env=kernel.SOCKETS_ENV, pass_fds=pass_fds, started=on_start), session
 
-    def mounts(self, package: Path, connection_file: Path) -> list[str]:
-        """bubblewrap's arguments: namespaces, then the file system the kernel sees (see the module doc)."""
+    def mounts(self, package: Path, connection_file: Path | None, namespaces: list[str] | None = None) -> list[str]:
+        """bubblewrap's arguments: namespaces, then the file system the kernel sees (see the module doc).
+        A warm zygote has the same view with other ``namespaces`` and no connection file."""
         mib = 2**20
-        args = [*_namespaces(), *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+        args = [*(namespaces or _namespaces()), *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
                 "--size", str(self.limits.tmp_mb * mib), "--tmpfs", "/tmp",
                 "--size", str(self.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
         for path in software_paths():
             args += ["--ro-bind", path, path]
-        args += ["--ro-bind", str(package), str(package),
-                 "--ro-bind", str(connection_file), CONNECTION_FILE,
-                 "--dir", SCRATCH, "--dir", f"{SCRATCH}/.matplotlib", "--chdir", SCRATCH]
+        args += ["--ro-bind", str(package), str(package)]
+        if connection_file is not None:
+            args += ["--ro-bind", str(connection_file), CONNECTION_FILE]
+        else:  # a warm kernel mounts its own /run with its connection file
+            args += ["--dir", os.path.dirname(CONNECTION_FILE)]
+        args += ["--dir", SCRATCH, "--dir", f"{SCRATCH}/.matplotlib", "--chdir", SCRATCH]
         if self.support is not None:
             for name in ("passwd", "group"):
                 args += ["--ro-bind", str(self.support / name), f"/etc/{name}"]
