@@ -238,7 +238,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.scheduler:
         return _grade_on_cluster(args, submissions, limits, out)
     try:
-        sandbox = Sandbox.create(limits, allow_unsandboxed=not args.require_sandbox,
+        sandbox = Sandbox.create(limits, allow_unsandboxed=not args.require_sandbox, kernels=args.kernels,
                                  warn=lambda message: print(message, file=sys.stderr))
     except RuntimeError as exc:
         return _fail(str(exc))
@@ -353,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-sandbox", action="store_true",
                        help="refuse to grade if the bubblewrap sandbox cannot run here")
     grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
+    grade.add_argument("--kernels", choices=("warm", "cold"), default="warm",
+                       help="warm (default): each worker imports the libraries once and forks a sandboxed kernel "
+                            "per notebook; cold: a new interpreter per notebook. Cold where warm cannot run here")
     grade.add_argument("--scheduler", metavar="ADDRESS",
                        help="grade on a Dask cluster, one task per notebook: its scheduler's address, e.g. "
                             "tcp://HOST:8786 (default: a local pool of --workers)")
