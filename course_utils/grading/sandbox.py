@@ -263,7 +263,8 @@ class Sandbox:
 
             def spawn(argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> warm.Child:
                 return zygote.spawn(env, fds, Path(connection_file).read_text(), data_mb=limits.data_mb,
-                                    tmp_mb=limits.tmp_mb, shm_mb=limits.shm_mb, joined=session.join)
+                                    tmp_mb=limits.tmp_mb, shm_mb=limits.shm_mb, arguments=argv[2:],
+                                    joined=session.join)
 
             return KernelLaunch(argv=["warm-kernel", "{connection_file}"], env=kernel_env,
                                 connection_file=connection_file, ipc_prefix=str(workdir / "k"),

@@ -219,14 +219,15 @@ class Zygote:
         return self.process.poll() is None
 
     def spawn(self, env: dict[str, str], fds: tuple[int, ...], connection: str, *, data_mb: int, tmp_mb: int,
-              shm_mb: int, joined: Callable[[int], None] = lambda pid: None) -> Child:
+              shm_mb: int, arguments: list[str] = (), joined: Callable[[int], None] = lambda pid: None) -> Child:
         """A fork of the zygote that becomes a kernel in its own sandbox. ``fds`` are inherited under the
-        same numbers; ``joined(pid)`` runs once the fork exists and before it goes on (to put it in its
-        control groups)."""
+        same numbers; ``arguments`` are the kernel's command-line options after ``-f FILE``;
+        ``joined(pid)`` runs once the fork exists and before it goes on (to put it in its control groups)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-            request = {"env": env, "fds": list(fds), "connection": connection, "data_mb": data_mb,
+            request = {"env": env, "fds": list(fds), "connection": connection, "arguments": list(arguments),
+                       "data_mb": data_mb,
                        "tmp_mb": tmp_mb, "shm_mb": shm_mb}
             socket.send_fds(self._control, [json.dumps(request).encode()], [theirs.fileno(), *fds])
             theirs.close()
@@ -430,7 +431,7 @@ def _kernel(request: dict, ready: int, go: int) -> None:
     _reseed()
     from course_utils.grading import kernel
 
-    sys.argv = [kernel.__file__, "-f", CONNECTION_FILE]
+    sys.argv = [kernel.__file__, "-f", CONNECTION_FILE, *request["arguments"]]
     try:
         kernel.main()
     finally:
