@@ -8,6 +8,8 @@
                                        (exit 0: the notebook ran to its end; 1: a cell stopped it)
     course release [LABS] [--check]    regenerate exercises/ and the reference answers
     course grade SUBMITTED --out DIR   grade a class: grades.csv and feedback pages
+                                       (our labs and any nbgrader assignment; --gradebook, --late-policy)
+    course export GRADES --format F    grades.csv for an LMS: canvas, long or wide (--roster)
     course progress                    your labs: public checks passed, last attempt, what next
 
 Exit status: 0 on success, 1 when something failed (a notebook error, an
@@ -212,7 +214,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     import time
 
     from course_utils.grading.collect import collect
-    from course_utils.grading.grade import Grader, grade_all
+    from course_utils.grading.grade import grade_all
+    from course_utils.grading.nbgrader_course import CourseGrader
     from course_utils.grading.limits import Limits
     from course_utils.grading.report import Progress
     from course_utils.grading.sandbox import Sandbox
@@ -228,6 +231,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return _fail("--out must not be inside the submissions folder: grading never writes there")
     if args.public_weight is not None and not 0 <= args.public_weight <= 1:
         return _fail("--public-weight must be between 0 and 1")
+    try:
+        late = _late_options(args, submitted)
+    except ValueError as exc:
+        return _fail(str(exc))
     submissions, warnings = collect(submitted, sources)
     for warning in warnings:
         print(f"note: {warning}", file=sys.stderr)
@@ -242,7 +249,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                  warn=lambda message: print(message, file=sys.stderr))
     except RuntimeError as exc:
         return _fail(str(exc))
-    grader = Grader(sandbox, timeout=args.timeout, keep_scratch=args.keep_scratch, public_weight=args.public_weight)
+    grader = CourseGrader(sandbox, timeout=args.timeout, keep_scratch=args.keep_scratch, public_weight=args.public_weight)
     start = time.perf_counter()
     try:
         print(f"grading {len(submissions)} notebooks with {args.workers} worker(s), {sandbox.describe()}",
@@ -250,6 +257,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         graded = grade_all(grader, submissions, args.workers, Progress(len(submissions)))
     finally:
         grader.close()
+    _after_grading(args, submitted, graded, *late)
     return _write_grades(out, graded, time.perf_counter() - start, args.workers)
 
 
@@ -279,6 +287,54 @@ def _grade_on_cluster(args: argparse.Namespace, submissions: list, limits, out: 
     except ClusterError as exc:
         return _fail(str(exc))
     return _write_grades(out, graded, time.perf_counter() - start, threads)
+
+
+def _late_options(args: argparse.Namespace, submitted: Path) -> tuple:
+    """``--late-policy``, ``--due`` and ``--gradebook`` checked before grading: (policy, due_of, gradebook URL)."""
+    from course_utils.grading.gradebook import database_url
+    from course_utils.grading.late import LatePolicy, due_dates
+
+    course_dir = Path(args.course_dir).resolve() if args.course_dir else submitted.parent
+    url = None
+    if args.gradebook is not None:
+        url = database_url(args.gradebook or str(course_dir / "gradebook.db"))
+    return LatePolicy.parse(args.late_policy), due_dates(args.due, url), url, course_dir
+
+
+def _after_grading(args: argparse.Namespace, submitted: Path, graded: list, policy, due_of, url, course_dir) -> None:
+    """The late policy (a row per late notebook), then nbgrader's gradebook (``--gradebook``)."""
+    from course_utils.grading.grade import Row
+    from course_utils.grading.late import apply_late
+
+    apply_late(graded, policy, due_of, Row)
+    if url is not None:
+        from course_utils.grading.gradebook import course_id_of, write_gradebook
+
+        course_id = args.course_id if args.course_id is not None else course_id_of(course_dir)
+        write_gradebook(url, graded, course_dir, course_id=course_id,
+                        log=lambda message: print(message, file=sys.stderr))
+
+
+# -- course export ------------------------------------------------------------
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from course_utils.grading.export import export, read_grades, read_roster
+
+    grades = Path(args.grades)
+    if not (grades / "grades.csv" if grades.is_dir() else grades).is_file():
+        return _fail(f"{args.grades}: no grades.csv there (run course grade --out {args.grades} first)")
+    try:
+        roster = read_roster(Path(args.roster)) if args.roster else {}
+        text = export(read_grades(grades), roster, args.format,
+                      warn=lambda message: print(f"note: {message}", file=sys.stderr))
+    except (OSError, ValueError, KeyError) as exc:
+        return _fail(str(exc))
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{args.format} export: {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 # -- course progress ----------------------------------------------------------
@@ -353,6 +409,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-sandbox", action="store_true",
                        help="refuse to grade if the bubblewrap sandbox cannot run here")
     grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
+    grade.add_argument("--gradebook", nargs="?", const="", metavar="URL",
+                       help="also record the nbgrader notebooks' scores in nbgrader's gradebook (a database URL such "
+                            "as sqlite:///gradebook.db, or a file; alone: the course directory's gradebook.db), "
+                            "with autograded/ beside submitted/, for formgrader, nbgrader export and feedback")
+    grade.add_argument("--course-dir", metavar="DIR",
+                       help="nbgrader's course directory (default: the folder that holds SUBMITTED)")
+    grade.add_argument("--course-id", metavar="ID",
+                       help="nbgrader's course id (default: the course directory's nbgrader_config.py's)")
+    grade.add_argument("--late-policy", default="none", metavar="POLICY",
+                       help="none (default), zero, per-hour:P or per-day:P (P %% of the points earned per started "
+                            "hour or day late), optionally followed by ,cutoff:H (0 points past H hours late)")
+    grade.add_argument("--due", metavar="DATE",
+                       help="the due date, e.g. '2026-03-01 12:00:00 UTC' (default: the gradebook's, with each "
+                            "student's extension); submission times are read from timestamp.txt")
     grade.add_argument("--kernels", choices=("warm", "cold"), default="warm",
                        help="warm (default): each worker imports the libraries once and forks a sandboxed kernel "
                             "per notebook; cold: a new interpreter per notebook. Cold where warm cannot run here")
@@ -360,6 +430,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade on a Dask cluster, one task per notebook: its scheduler's address, e.g. "
                             "tcp://HOST:8786 (default: a local pool of --workers)")
     grade.set_defaults(run=cmd_grade)
+
+    export = commands.add_parser("export", help="grades.csv for a learning-management system")
+    export.add_argument("grades", help="the folder course grade wrote (or its grades.csv)")
+    export.add_argument("--format", choices=("canvas", "long", "wide"), default="long",
+                        help="canvas: Canvas's gradebook CSV; long: one row per student and assignment; "
+                             "wide: one row per student (default: long)")
+    export.add_argument("--roster", metavar="CSV",
+                        help="a roster with a 'student' column (the submission folders' names) and any of name, "
+                             "id, sis_user_id, sis_login_id, section, email")
+    export.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    export.set_defaults(run=cmd_export)
 
     progress = commands.add_parser("progress", help="your progress: per lab, public checks passed and what next")
     progress.set_defaults(run=cmd_progress)

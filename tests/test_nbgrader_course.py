@@ -1,0 +1,279 @@
+"""`course grade` on a plain nbgrader course, against `nbgrader autograde` on the same submissions.
+
+A small nbgrader course is built in a temporary folder: ``source/ps1/`` with two
+notebooks (assert tests worth 1, 1, 0.5 and 0.5 points, a hidden test, a
+partial-credit test, a test that fails by writing to stderr, autograded
+answers, a manually graded answer, a task, a read-only cell, a data file),
+and ``submitted/<student>/ps1/`` for four students, each with its
+``timestamp.txt``. nbgrader generates and autogrades it once per test run; so
+does ``course grade`` (shared fixtures, :func:`test_grading.once_per_run`).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from conftest import course
+from test_grading import once_per_run, run_result
+
+V4 = nbformat.v4
+NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # alembic
+       "PYTHONWARNINGS": "ignore"}
+STUDENTS = ("alice", "bob", "carol", "dave")
+HONEST = ("alice", "bob", "carol")          # dave fools nbgrader's in-kernel tests, not ours
+
+
+def meta(gid: str, *, grade=False, solution=False, locked=False, task=False, points=None) -> dict:
+    nb = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3, "solution": solution, "task": task}
+    if points is not None:
+        nb["points"] = points
+    return {"nbgrader": nb}
+
+
+SQUARES = '''def squares(n):
+    """The squares of 1..n."""
+    ### BEGIN SOLUTION
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    return [i ** 2 for i in range(1, n + 1)]
+    ### END SOLUTION'''
+SUM = '''def sum_of_squares(n):
+    ### BEGIN SOLUTION
+    return sum(squares(n))
+    ### END SOLUTION'''
+TEST_SQUARES = '''assert squares(1) == [1]
+assert squares(2) == [1, 4]
+### BEGIN HIDDEN TESTS
+assert squares(10) == [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]
+### END HIDDEN TESTS'''
+TEST_INVALID = '''try:
+    squares(0)
+except ValueError:
+    pass
+else:
+    raise AssertionError("did not raise")'''
+TEST_SUM = "assert sum_of_squares(1) == 1\nassert sum_of_squares(3) == 14"
+TEST_USES = '''orig_squares = squares
+del squares
+try:
+    sum_of_squares(1)
+except NameError:
+    pass
+else:
+    raise AssertionError("sum_of_squares does not use squares")
+finally:
+    squares = orig_squares'''
+TEST_PARTIAL = '''score = 0.0
+score += 1.0 if sum_of_squares(2) == 5 else 0.0
+score += 1.0 if sum_of_squares(4) == 30 else 0.0
+score'''
+HYPOTENUSE = '''def hypotenuse(a, b):
+    ### BEGIN SOLUTION
+    return math.sqrt(a ** 2 + b ** 2)
+    ### END SOLUTION'''
+TEST_HYPOTENUSE = "assert abs(hypotenuse(3, 4) - 5) < 1e-9\nassert abs(hypotenuse(5, 12) - 13) < 1e-9"
+TEST_DATA = "assert hypotenuse(*SIDES) == 5.0"
+
+
+def problem1() -> nbformat.NotebookNode:
+    return V4.new_notebook(cells=[
+        V4.new_markdown_cell("# Problem 1: squares"),
+        V4.new_code_cell(SQUARES, metadata=meta("squares", solution=True)),
+        V4.new_code_cell(TEST_SQUARES, metadata=meta("correct_squares", grade=True, locked=True, points=1)),
+        V4.new_code_cell(TEST_INVALID, metadata=meta("squares_invalid_input", grade=True, locked=True, points=1)),
+        V4.new_code_cell(SUM, metadata=meta("sum_of_squares", solution=True)),
+        V4.new_code_cell(TEST_SUM, metadata=meta("correct_sum_of_squares", grade=True, locked=True, points=0.5)),
+        V4.new_code_cell(TEST_USES, metadata=meta("sum_of_squares_uses_squares", grade=True, locked=True,
+                                                  points=0.5)),
+        V4.new_code_cell(TEST_PARTIAL, metadata=meta("partial_sums", grade=True, locked=True, points=2)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def problem2() -> nbformat.NotebookNode:
+    return V4.new_notebook(cells=[
+        V4.new_code_cell("import math\nSIDES = tuple(int(x) for x in open('sides.txt').read().split())",
+                         metadata=meta("setup", locked=True)),
+        V4.new_code_cell(HYPOTENUSE, metadata=meta("hypotenuse", solution=True)),
+        V4.new_code_cell(TEST_HYPOTENUSE, metadata=meta("correct_hypotenuse", grade=True, locked=True, points=1)),
+        V4.new_code_cell(TEST_DATA, metadata=meta("hypotenuse_of_data", grade=True, locked=True, points=0.5)),
+        V4.new_markdown_cell("Why does `hypotenuse` not overflow for small sides?\n\n### BEGIN SOLUTION\n"
+                             "It squares them first.\n### END SOLUTION",
+                             metadata=meta("explain", solution=True, grade=True, points=2)),
+        V4.new_markdown_cell("Plot `hypotenuse(1, b)` for b in 0..10 below.", metadata=meta("plot", task=True,
+                                                                                            locked=True, points=1)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def solve(released: nbformat.NotebookNode, answers: dict[str, str], extra=()) -> nbformat.NotebookNode:
+    """A learner's submission: the released notebook with some cells answered, plus extra cells."""
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    nb.cells += [V4.new_code_cell(code) for code in extra]
+    return nb
+
+
+RIGHT = {
+    "squares": "def squares(n):\n    if n < 1:\n        raise ValueError('n')\n    return [i * i for i in range(1, n + 1)]",
+    "sum_of_squares": "def sum_of_squares(n):\n    return sum(squares(n))",
+    "hypotenuse": "def hypotenuse(a, b):\n    return math.hypot(a, b)",
+    "explain": "Because it squares them first.",
+}
+SUBMISSIONS = {
+    "alice": (RIGHT, ()),
+    "bob": ({   # wrong beyond 3 (a hidden test and a partial credit catch it), no ValueError, writes to stderr
+        "squares": "def squares(n):\n    return [i * i for i in range(1, min(n, 3) + 1)]",
+        "sum_of_squares": "def sum_of_squares(n):\n    return sum(squares(n))",
+        "correct_squares": "pass",   # tampering with a test: restored from the source
+        "hypotenuse": "import sys\ndef hypotenuse(a, b):\n    print('debug', a, b, file=sys.stderr)\n"
+                      "    return math.hypot(a, b)",
+    }, ()),
+    "carol": ({}, ("1 / 0",)),    # nothing answered, and a cell that fails
+    "dave": ({  # hides every failing assert from nbgrader: a custom exception handler, asserts stripped
+        "squares": "import ast\nclass NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+                   "        return ast.Pass()\nget_ipython().ast_transformers.append(NoAsserts())\n"
+                   "get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)\n"
+                   "def squares(n):\n    return []",
+    }, ()),
+}
+TIMESTAMPS = {"alice": "2026-03-01 09:00:00.000000 UTC", "bob": "2026-03-02 12:30:00.000000 UTC",
+              "carol": "2026-03-01 10:00:00.000000 UTC", "dave": "2026-03-04 10:00:00.000000 UTC"}
+DUE = "2026-03-01 12:00:00 UTC"
+
+
+def nbgrader(course_dir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([NBGRADER, *args], cwd=course_dir, capture_output=True, text=True, timeout=timeout,
+                          env=ENV)
+
+
+def build_course(course_dir: Path) -> None:
+    """source/ps1, release/ps1 (by nbgrader generate_assignment) and submitted/<student>/ps1."""
+    (course_dir / "source" / "ps1").mkdir(parents=True)
+    nbformat.write(problem1(), course_dir / "source" / "ps1" / "problem1.ipynb")
+    nbformat.write(problem2(), course_dir / "source" / "ps1" / "problem2.ipynb")
+    (course_dir / "source" / "ps1" / "sides.txt").write_text("3 4\n")
+    (course_dir / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'demo'\n"
+        f"c.Exchange.root = {str(course_dir / 'exchange')!r}\n")
+    (course_dir / "exchange").mkdir()
+    (course_dir / "exchange").chmod(0o777)
+    run = nbgrader(course_dir, "generate_assignment", "ps1", "--force")
+    assert run.returncode == 0, run.stderr[-3000:]
+    for student in STUDENTS:
+        answers, extra = SUBMISSIONS[student]
+        folder = course_dir / "submitted" / student / "ps1"
+        folder.mkdir(parents=True)
+        for name in ("problem1", "problem2"):
+            released = nbformat.read(course_dir / "release" / "ps1" / f"{name}.ipynb", as_version=4)
+            nbformat.write(solve(released, answers, extra if name == "problem1" else ()), folder / f"{name}.ipynb")
+        (folder / "timestamp.txt").write_text(TIMESTAMPS[student])
+
+
+def read_rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(path.open(encoding="utf-8"))) if path.exists() else []
+
+
+def grade_both(folder: Path) -> dict:
+    """nbgrader autograde, then course grade, on the same class; both results as plain data."""
+    course_dir = folder / "course"
+    build_course(course_dir)
+    auto = nbgrader(course_dir, "autograde", "ps1", "--force")
+    from nbgrader.api import Gradebook
+
+    theirs = {}
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", "demo") as gradebook:
+        for student in STUDENTS:
+            for name in ("problem1", "problem2"):
+                notebook = gradebook.find_submission_notebook(name, "ps1", student)
+                for grade in notebook.grades:
+                    theirs[f"{student}/{name}/{grade.name}"] = [grade.auto_score, grade.needs_manual_grade,
+                                                                grade.max_score]
+    out = folder / "grades"
+    ours = course("grade", str(course_dir / "submitted"), "--source", str(course_dir / "source"), "--out", str(out),
+                  "--workers", "2", "--timeout", "120")
+    return {"autograde": run_result(auto), "theirs": theirs, "grade": run_result(ours),
+            "rows": read_rows(out / "grades.csv"), "out": str(out), "course": str(course_dir)}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, worker_id):
+    found = once_per_run(tmp_path_factory, worker_id, "nbgrader_course", grade_both)
+    return SimpleNamespace(**found)
+
+
+def ours_by_cell(rows: list[dict]) -> dict[str, dict]:
+    return {f"{r['student']}/{r['notebook']}/{r['exercise']}": r for r in rows}
+
+
+def test_both_graders_ran(both):
+    assert both.autograde["returncode"] == 0, both.autograde["stderr"][-3000:]
+    assert both.grade["returncode"] == 0, both.grade["stderr"][-3000:]
+    assert len(both.rows) == len(both.theirs) == 4 * (5 + 4)
+
+
+def test_same_points_as_nbgrader_on_every_autograded_cell(both):
+    ours = ours_by_cell(both.rows)
+    compared = 0
+    for key, (auto_score, needs_manual, max_score) in both.theirs.items():
+        if key.split("/")[0] not in HONEST or needs_manual:
+            continue
+        row = ours[key]
+        assert (float(row["points"]), float(row["max_points"])) == (auto_score, max_score), (key, row)
+        compared += 1
+    assert compared == 3 * 7 + 2   # 7 autograded cells each, and bob's and carol's unanswered written answers (0)
+
+
+def test_the_class_has_every_case(both):
+    """The agreement above is not trivial: full, partial, zero, stderr and hidden-test failures are in it."""
+    ours = ours_by_cell(both.rows)
+    assert ours["alice/problem1/partial_sums"]["points"] == "2"
+    assert ours["bob/problem1/partial_sums"]["points"] == "1"
+    assert ours["bob/problem1/partial_sums"]["status"] == "partial"
+    assert ours["bob/problem1/correct_squares"]["points"] == "0"    # only the hidden test fails
+    assert ours["bob/problem1/correct_squares"]["status"] == "tampered"   # he had replaced the test by `pass`
+    assert "correct_squares was edited" in ours["bob/problem1/correct_squares"]["message"]
+    assert ours["bob/problem2/correct_hypotenuse"]["points"] == "0"  # right answer, but it wrote to stderr
+    assert "stderr" in ours["bob/problem2/correct_hypotenuse"]["message"]
+    assert ours["carol/problem1/correct_squares"]["message"].startswith("NotImplementedError")
+    assert {ours[f"alice/{key}"]["points"] for key in ("problem1/correct_squares", "problem2/hypotenuse_of_data",
+                                                        "problem1/sum_of_squares_uses_squares")} == {"1", "0.5"}
+
+
+def test_manual_answers_and_tasks_need_manual_grading(both):
+    ours = ours_by_cell(both.rows)
+    for student in HONEST:
+        key = f"{student}/problem2/plot"
+        assert both.theirs[key][:2] == [None, True]
+        assert (ours[key]["points"], ours[key]["status"]) == ("", "needs manual grading")
+    assert both.theirs["alice/problem2/explain"][:2] == [None, True]
+    assert (ours["alice/problem2/explain"]["points"], ours["alice/problem2/explain"]["status"]) == (
+        "", "needs manual grading")
+    assert both.theirs["carol/problem2/explain"][:2] == [0, False]   # left as released: no response, 0
+    assert ours["carol/problem2/explain"]["status"] == "not attempted"
+
+
+def test_in_kernel_tricks_fool_nbgrader_but_not_course_grade(both):
+    ours = ours_by_cell(both.rows)
+    fooled = both.theirs["dave/problem1/correct_squares"][0]
+    assert fooled == 1   # nbgrader gave the point: the failing asserts were stripped or their errors swallowed
+    row = ours["dave/problem1/correct_squares"]
+    assert row["points"] == "0" and row["status"] == "tampered"
+    assert "AST transformers was changed in the kernel" in row["message"]
+    assert "custom exception handler" in row["message"]
+
+
+def test_feedback_page_per_notebook_without_hidden_tests(both):
+    page = Path(both.out) / "feedback" / "bob" / "ps1" / "problem1.html"
+    text = page.read_text()
+    assert "correct_squares" in text and "squares(10)" not in text
