@@ -36,6 +36,7 @@ from course_utils.grading.markup import exercise_notebook, lab_exercises
 from course_utils.grading.outcome import Note, Outcome
 from course_utils.grading.runner import MAX_OUTPUT_BYTES, answers_fingerprint, record_reference, run_recorded
 from course_utils.grading.sandbox import SCRATCH, Sandbox
+from course_utils.grading.variants import Variants, class_variants, copied, default_variants_cache, varying
 from course_utils.notebooks import DEAD, TIMEOUT, CellError, NotebookError, parse_notebook, read_notebook
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -55,6 +56,19 @@ class Lab:
     expected: dict[str, list[tuple[dict, bool]]]
     answers: dict[str, dict[str, Any]]
     recomputed: bool = False
+    variants: Variants = field(default_factory=Variants)   # the class's learners' own cases (:mod:`.variants`)
+
+    def cases_of(self, learner: str) -> tuple[str | None, dict[str, list[tuple[dict, bool]]]]:
+        """The learner id the kernel runs under and the cases to judge: ``learner``'s variant, or the
+        public cases when no exercise of the lab varies."""
+        if learner in self.variants.cases:
+            return learner, self.variants.cases[learner]
+        return None, self.expected
+
+    def all_answers(self) -> dict[str, dict[str, Any]]:
+        """The reference answers of the public variant and of every learner's variant."""
+        return {ex: {**self.answers.get(ex, {}), **self.variants.answers.get(ex, {})}
+                for ex in set(self.answers) | set(self.variants.answers)}
 
 
 @dataclass
@@ -173,11 +187,12 @@ class Grader:
     """Grades submissions; one instance per ``course grade`` run (holds labs, sandbox, scratch)."""
 
     def __init__(self, sandbox: Sandbox, *, timeout: float = 300, keep_scratch: bool = False,
-                 public_weight: float | None = None):
+                 public_weight: float | None = None, variants_cache: Path | None = None):
         self.sandbox = sandbox
         self.timeout = timeout
         self.keep_scratch = keep_scratch
         self.public_weight = public_weight
+        self.variants_cache = variants_cache if variants_cache is not None else default_variants_cache()
         self.scratch_root = Path(tempfile.mkdtemp(prefix="course-grade-"))  # private to this user (0700)
         self.sandbox.prepare(self.scratch_root / "support")
         self._labs: dict[Path, Lab | str] = {}
@@ -190,6 +205,22 @@ class Grader:
             if path not in self._labs:
                 self._labs[path] = lab_or_reason(path, timeout=max(self.timeout, 600), log=log)
             return self._labs[path]
+
+    def load_labs(self, submissions: list[Submission], log=print) -> None:
+        """Load the labs of ``submissions`` and the variants of their learners (:mod:`.variants`): the
+        reference solution runs once per lab for the learners whose variants are not cached yet."""
+        for sub in submissions:
+            if sub.source is not None:
+                self.lab(sub.source, log=log)
+        for path, lab in self._labs.items():
+            if not isinstance(lab, Lab) or not varying(lab.exercises):
+                continue
+            learners = [sub.student for sub in submissions if sub.source == path and sub.path is not None]
+            try:
+                lab.variants = class_variants(lab.source, lab.expected, learners, cwd=path.parent, name=str(path),
+                                              timeout=max(self.timeout, 600), cache=self.variants_cache)
+            except NotebookError as exc:
+                self._labs[path] = f"the learners' variants cannot be computed: {exc}"
 
     def close(self) -> None:
         if not self.keep_scratch:
@@ -242,9 +273,10 @@ class Grader:
             self._counter += 1
             workdir = self.scratch_root / f"{self._counter:05d}"
         workdir.mkdir(mode=0o700)
+        learner, expected = lab.cases_of(sub.student)
         try:
             run = run_recorded(assembled.notebook, assembled.exercises, cwd=workdir, timeout=self.timeout,
-                               sandbox=self.sandbox, workdir=workdir)
+                               sandbox=self.sandbox, workdir=workdir, learner=learner)
         finally:
             if not self.keep_scratch:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -259,8 +291,11 @@ class Grader:
             notes.append(Note(run_message))
         if execution.truncated:
             notes.append(Note(f"the notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB: outputs truncated"))
-        results = grade_records(assembled.exercises, run.records, lab.answers, cell_messages, run_message,
-                                expected=lab.expected, public_weight=self.public_weight, oversized=set(run.oversized))
+        copied_answer = (lambda exercise, attempt, position: copied(exercise, attempt, position, learner,
+                                                                      lab.variants)) if learner else None
+        results = grade_records(assembled.exercises, run.records, lab.all_answers(), cell_messages, run_message,
+                                expected=expected, public_weight=self.public_weight, oversized=set(run.oversized),
+                                copied=copied_answer)
         rows = []
         for result, (_, cell_index) in zip(results, assembled.exercises):
             status = result.status
@@ -353,9 +388,7 @@ def grade_all(grader: Grader, submissions: list[Submission], workers: int,
               on_done: Callable[[Graded, int, int], None] = lambda graded, done, total: None) -> list[Graded]:
     """Grade every submission with ``workers`` kernels at a time; results in submission order."""
     results: list[Graded | None] = [None] * len(submissions)
-    for sub in submissions:  # load each lab once, before the workers start
-        if sub.source is not None:
-            grader.lab(sub.source)
+    grader.load_labs(submissions)  # each lab once, with its learners' variants, before the workers start
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(grader.grade, sub): i for i, sub in enumerate(submissions)}
         done = 0

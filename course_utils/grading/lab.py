@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from course_utils.checks.answers import load_answers
-from course_utils.checks.engine import ERROR, Attempt, ExerciseResult, case_key, grade, score
+from course_utils.checks.engine import ERROR, FAILED, Attempt, Exercise, ExerciseResult, case_key, grade, score
 from course_utils.checks.registry import EXERCISES
 from course_utils.grading.markup import lab_exercises
 from course_utils.grading.runner import run_recorded
+from course_utils.grading.variants import COPIED
 from course_utils.notebooks import Execution, NotebookError, read_notebook
 
 __all__ = ["LabReport", "check_notebook", "grade_records", "lab_exercises"]
@@ -60,7 +62,8 @@ def check_notebook(path: str | Path, *, timeout: float = 600) -> LabReport:
 def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers: dict[str, dict],
                   cell_messages: dict[int, str], run_message: str = "",
                   expected: dict[str, list[tuple[dict, bool]]] | None = None, *,
-                  public_weight: float | None = None, oversized: set[str] = frozenset()) -> list[ExerciseResult]:
+                  public_weight: float | None = None, oversized: set[str] = frozenset(),
+                  copied: Callable[[Exercise, Attempt, int], bool] | None = None) -> list[ExerciseResult]:
     """Judge the recorded attempts of each exercise against the reference answers.
 
     The cases judged are ``expected[exercise]`` (public and hidden, as the
@@ -69,6 +72,8 @@ def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers
     case with no record counts as an error: skipping a case never helps.
     ``public_weight`` is the share of an exercise's points that its public cases
     alone can earn when it has hidden ones (see :func:`.engine.score`).
+    ``copied(exercise, attempt, position)`` says whether a wrong answer is right
+    for another learner's variant (:func:`.variants.copied`); its case then says so.
     """
     results = []
     for exercise_id, cell_index in exercises:
@@ -93,5 +98,10 @@ def grade_records(exercises: list[tuple[str, int]], records: list[dict], answers
                                                          if hidden])
         attempts = [latest.get((case_key(case), hidden)) or (case, hidden, Attempt(ERROR, error=NEVER_CHECKED))
                     for case, hidden in wanted]
-        results.append(grade(exercise, attempts, answers.get(exercise_id, {}), public_weight))
+        result = grade(exercise, attempts, answers.get(exercise_id, {}), public_weight)
+        if copied is not None and exercise.varies:
+            for position, (judged, (_, _, attempt)) in enumerate(zip(result.cases, attempts)):
+                if judged.status == FAILED and copied(exercise, attempt, position):
+                    judged.message = COPIED
+        results.append(result)
     return results
