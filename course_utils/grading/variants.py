@@ -11,8 +11,8 @@ name), so it
    answers (cached per lab version and learner, so grading again costs nothing);
 2. grades each submission on its own learner's cases (the kernel runs with that
    ``COURSE_LEARNER``);
-3. names an answer that is right for *another* learner's variant and wrong for
-   its own: copied, not computed (:func:`copied`).
+3. names an answer that is *another* learner's reference answer, and wrong for
+   its own variant: copied, not computed (:func:`copied`).
 
 Example::
 
@@ -32,7 +32,9 @@ from typing import Any
 
 import nbformat
 
-from course_utils.checks.engine import LEARNER_ENV, OK, Attempt, Exercise, case_key, judge, vary
+from course_utils.checks.compare import close
+from course_utils.checks.engine import LEARNER_ENV, OK, Attempt, Exercise, case_key, vary
+from course_utils.checks.values import from_plain
 from course_utils.checks.registry import EXERCISES
 from course_utils.grading.markup import lab_exercises
 from course_utils.grading.runner import answers_fingerprint, record_reference
@@ -65,9 +67,10 @@ def varying(exercise_ids) -> list[str]:
     return [ex for ex in exercise_ids if ex in EXERCISES and EXERCISES[ex].varies]
 
 
-def learner_cases(expected: dict[str, list[tuple[dict, bool]]], learner: str) -> dict[str, list[tuple[dict, bool]]]:
+def learner_cases(expected: dict[str, list[tuple[dict, bool]]], learner: str,
+                  registry: dict[str, Exercise] = EXERCISES) -> dict[str, list[tuple[dict, bool]]]:
     """``expected`` (the public variant's cases per exercise) as ``learner``'s variant."""
-    return {ex: [(vary(EXERCISES[ex], case, learner), hidden) if ex in EXERCISES else (case, hidden)
+    return {ex: [(vary(registry[ex], case, learner), hidden) if ex in registry else (case, hidden)
                  for case, hidden in cases] for ex, cases in expected.items()}
 
 
@@ -136,17 +139,35 @@ def looped(source: nbformat.NotebookNode, varied: list[str], learners: list[str]
 
 
 def copied(exercise: Exercise, attempt: Attempt, position: int, learner: str, variants: Variants) -> bool:
-    """Is ``attempt`` (wrong for ``learner``'s case at ``position``) right for another learner's variant?"""
+    """Is ``attempt`` (wrong for ``learner``'s case at ``position``) another learner's reference answer?
+
+    Said only when the answer is that one learner's reference value itself (within float noise) and no
+    other variant of the class shares that value: a decision from a short list (a learning rate out of
+    five) is the reference of many variants, and an honest mistake is never called a copy.
+    """
     if attempt.status != OK:
         return False
+    try:
+        got = from_plain(attempt.value)
+    except Exception:  # a forged record: judged wrong elsewhere, never a copy
+        return False
+    same_value = close(rtol=1e-9, atol=1e-12)
+    holders = set()
     for other, cases in variants.cases.items():
-        if other == learner or position >= len(cases.get(exercise.id, ())):
+        if position >= len(cases.get(exercise.id, ())):
             continue
         case, _ = cases[exercise.id][position]
         want = variants.answers.get(exercise.id, {}).get(case_key(case))
-        if want is not None and judge(exercise, case, attempt, want).score >= 1.0:
-            return True
-    return False
+        if want is not None and _matches(same_value, got, want):
+            holders.add(other)
+    return len(holders) == 1 and learner not in holders
+
+
+def _matches(comparator, got: Any, want: Any) -> bool:
+    try:
+        return comparator(got, from_plain(want)).ok
+    except Exception:
+        return False
 
 
 def _cache_folder(cache: Path | None, source: nbformat.NotebookNode, name: str) -> Path | None:
