@@ -278,7 +278,8 @@ def _grade_on_cluster(args: argparse.Namespace, submissions: list, limits, out: 
     from course_utils.grading.report import Progress
 
     settings = Settings(limits, timeout=args.timeout, public_weight=args.public_weight,
-                        require_sandbox=args.require_sandbox, keep_scratch=args.keep_scratch)
+                        require_sandbox=args.require_sandbox, keep_scratch=args.keep_scratch,
+                        kernels=args.kernels)
     start = time.perf_counter()
     print(f"grading {len(submissions)} notebooks on the Dask cluster at {args.scheduler}", file=sys.stderr)
     try:
