@@ -50,7 +50,7 @@ import course_utils
 from course_utils.grading.collect import Submission
 from course_utils.grading.grade import Graded, Grader, Lab, Task, _grader_error, lab_or_reason, prepare
 from course_utils.grading.limits import Limits
-from course_utils.grading.sandbox import Sandbox, sandbox_problem
+from course_utils.grading.sandbox import COLD, Sandbox, sandbox_problem
 
 KEY_PREFIX = "course-grade-"
 LAB_PREFIX = "course-lab-"
@@ -71,6 +71,7 @@ class Settings:
     public_weight: float | None = None
     require_sandbox: bool = False
     keep_scratch: bool = False
+    kernels: str = COLD       # or WARM: forks of a zygote per worker thread (:mod:`.warm`), cold where it cannot
 
 
 # -- on the grader's machine ------------------------------------------------------------------------
@@ -275,7 +276,7 @@ def worker_grader(settings: Settings) -> Grader:
     with _graders_lock:
         if settings not in _graders:
             sandbox = Sandbox.create(settings.limits, allow_unsandboxed=not settings.require_sandbox,
-                                     warn=_log.warning)
+                                     kernels=settings.kernels, warn=_log.warning)
             grader = Grader(sandbox, timeout=settings.timeout, keep_scratch=settings.keep_scratch,
                             public_weight=settings.public_weight)
             atexit.register(grader.close)
