@@ -7,9 +7,9 @@ processes, disk or the grader's own memory, reach the network, hang the run,
 outlive their kernel, hurt the student graded beside them, inject formulas into
 the gradebook, or submit links, FIFOs and devices instead of notebooks.
 
-One class is graded once (``--workers 2``, short limits, ``--public-weight 0``
-so that hard-coding the public answers earns nothing); each test reads its
-rows. Each attack must end with the right status, 0 points, a completed run,
+One class is graded once per kind of kernel (``--kernels cold`` and ``warm``,
+``--workers 2``, short limits, ``--public-weight 0`` so that hard-coding the
+public answers earns nothing); each test reads its rows, for both. Each attack must end with the right status, 0 points, a completed run,
 and the honest students graded next to it unaffected.
 """
 
@@ -369,7 +369,7 @@ def build_class(folder: Path, listener: Listener) -> None:
     os.mkfifo(folder / "fifo" / "00_warmup" / "00_warmup.ipynb")
 
 
-def grade_class(folder: Path) -> dict:
+def grade_class(folder: Path, kernels: str) -> dict:
     listener = Listener()
     submitted = folder / "submitted"
     build_class(submitted, listener)
@@ -377,7 +377,8 @@ def grade_class(folder: Path) -> dict:
     out = folder / "out"
     command = [str(Path(sys.executable).with_name("course")), "grade", str(submitted), "--out", str(out),
                "--workers", "2", "--timeout", str(TIMEOUT), "--memory-mb", str(MEMORY_MB), "--max-processes",
-               str(PROCESSES), "--disk-mb", str(DISK_MB), "--public-weight", "0", "--require-sandbox"]
+               str(PROCESSES), "--disk-mb", str(DISK_MB), "--public-weight", "0", "--require-sandbox",
+               "--kernels", kernels]
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"}) as grader:  # as conftest's course()
         stdout, stderr = grader.communicate(timeout=900)
@@ -386,12 +387,16 @@ def grade_class(folder: Path) -> dict:
     return {"result": {"returncode": grader.returncode, "stdout": stdout, "stderr": stderr},
             "rows": list(csv.DictReader(io.StringIO(gradebook, newline=""))), "out": str(out),
             "submitted": str(submitted), "before": before,
-            "received": [data.decode("latin-1") for data in listener.received], "pid": grader.pid}
+            "received": [data.decode("latin-1") for data in listener.received], "pid": grader.pid,
+            "kernels": kernels}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, worker_id):
-    return graded_once(tmp_path_factory, worker_id, "hostile", grade_class)
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def graded(request, tmp_path_factory, worker_id):
+    """The hostile class graded with cold kernels, and with warm ones (forks of a zygote: every guarantee
+    must hold for them too)."""
+    kernels = request.param
+    return graded_once(tmp_path_factory, worker_id, f"hostile-{kernels}", lambda folder: grade_class(folder, kernels))
 
 
 def rows_of(graded, student):
@@ -416,6 +421,8 @@ def test_the_run_completes_inside_the_sandbox(graded):
     result = graded["result"]
     assert result.returncode == 0, result.stderr[-3000:]
     assert "in a bubblewrap sandbox" in result.stderr and "limited per notebook by" in result.stderr
+    kind = "warm kernels (forks of a zygote" if graded["kernels"] == "warm" else "a fresh kernel per notebook"
+    assert kind in result.stderr and "warm kernels are not available" not in result.stderr  # never a silent fallback
 
 
 def test_honest_students_beside_the_attacks_get_full_marks(graded):

@@ -3,8 +3,6 @@ watchdog), the record channel, and reading submissions without following links."
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,29 +17,39 @@ from course_utils.grading.collect import collect
 from course_utils.grading.files import NotRegular, TooLarge, read_under
 from course_utils.grading.limits import MEMORY, PROCESSES, Enforcer, Limits, find_hierarchy
 from course_utils.grading.runner import run_recorded
-from course_utils.grading.sandbox import (Sandbox, bwrap_path, package_folder, sandbox_problem, scrubbed_environment,
-                                          software_paths)
+from course_utils.grading.sandbox import Sandbox, package_folder, sandbox_problem, software_paths
 from test_grading import WARMUP, solved
 
 needs_sandbox = pytest.mark.skipif(bool(sandbox_problem()) and not os.environ.get("CI"), reason=sandbox_problem())
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    box = Sandbox.create(Limits(memory_mb=700, processes=40, tmp_mb=32, shm_mb=8), allow_unsandboxed=False)
-    box.prepare(tmp_path_factory.mktemp("support"))
+KERNELS = ["cold", "warm"]  # every test of a kernel runs with both: a fresh interpreter, a fork of a warm zygote
+
+
+def sandbox_for(kernels: str, support: Path, **options) -> Sandbox:
+    """A sandbox whose kernels are ``kernels``; warm ones must run here (CI), never fall back to cold."""
+    box = Sandbox.create(Limits(memory_mb=700, processes=40, tmp_mb=32, shm_mb=8), allow_unsandboxed=False,
+                         kernels=kernels, **options)
+    assert box.kernels == kernels, f"{kernels} kernels cannot run here"
+    box.prepare(support)
     return box
 
 
+@pytest.fixture(scope="module", params=KERNELS)
+def sandbox(request, tmp_path_factory):
+    box = sandbox_for(request.param, tmp_path_factory.mktemp("support"))
+    yield box
+    box.close()
+
+
 PROBE = """
-import json, os, socket, subprocess
+import ctypes, json, os, socket, subprocess
 root = {root!r}
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
-try:
-    os.unshare(os.CLONE_NEWUSER)
-    userns = True
-except (OSError, AttributeError):
-    userns = False
+child = os.fork()  # a process of one thread (a kernel has several, and unshare refuses those anyway)
+if child == 0:
+    os._exit(0 if ctypes.CDLL(None).unshare(0x10000000) == 0 else 1)  # CLONE_NEWUSER
+userns = os.waitpid(child, 0)[1] == 0
 try:
     open("/usr/probe", "w")
     usr_writable = True
@@ -57,20 +65,26 @@ print(json.dumps({{
     "interfaces": sorted(name for _, name in socket.if_nameindex()),
     "tmp_mb": tmp.f_blocks * tmp.f_frsize // 2**20, "usr_writable": usr_writable,
     "package": os.path.dirname(course_utils.__file__), "cwd": os.getcwd(),
+    "capabilities": {{key: value.strip() for key, value in status.items() if key.startswith("Cap")}},
+    "hostname": socket.gethostname(), "environment": sorted(os.environ),
+    "modes": {{path: [oct(os.stat(path).st_mode), os.stat(path).st_uid] for path in
+               ("/tmp", "/tmp/scratch", "/dev/shm", "/run", "/run/kernel.json", "/etc/passwd")}},
 }}))
 """
 
 
+def seen_by_a_kernel(sandbox: Sandbox, folder: Path) -> dict:
+    """What a kernel of ``sandbox`` sees (:data:`PROBE`), from its output."""
+    folder.mkdir()
+    run = run_recorded(lab_free_notebook(PROBE.format(root=str(ROOT))), [], cwd=folder, timeout=120,
+                       sandbox=sandbox, workdir=folder)
+    assert run.execution.status == "ok", run.execution.summary()
+    return json.loads(run.execution.notebook.cells[0].outputs[0]["text"])
+
+
 @needs_sandbox
 def test_the_sandbox_holds_only_python_and_the_package(sandbox, tmp_path):
-    connection = tmp_path / "kernel.json"
-    connection.write_text("{}")
-    argv = [bwrap_path(), *sandbox.mounts(package_folder(), connection), "--",
-            sys.executable, "-c", PROBE.format(root=str(ROOT))]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env=scrubbed_environment("/tmp/scratch", {"PYTHONPATH": str(package_folder().parent)}))
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = seen_by_a_kernel(sandbox, tmp_path / "work")
     mounted = [Path(path) for path in (*software_paths(), str(package_folder()))]
     assert seen["uid"] != 0 and seen["caps"] == 0 and not seen["userns"]
     assert set(seen["checkout"]) <= {"course_utils", ".venv"}  # no .git, no solutions/, no tests/
@@ -80,6 +94,21 @@ def test_the_sandbox_holds_only_python_and_the_package(sandbox, tmp_path):
     assert set(seen["root_home"]) <= {path.parts[2] for path in mounted if path.parts[1] == "root"}
     assert seen["processes"] == [1, 2]  # its own init and itself: nothing of the machine
     assert seen["interfaces"] == ["lo"] and seen["tmp_mb"] == 32 and not seen["usr_writable"]
+    assert set(seen["capabilities"].values()) == {"0000000000000000"}  # none, not even in the bounding set
+    assert seen["hostname"] == "sandbox" and seen["modes"]["/tmp/scratch"][1] == seen["uid"]
+
+
+@needs_sandbox
+def test_warm_and_cold_kernels_see_the_same_sandbox(tmp_path):
+    """A fork of the warm zygote enters a sandbox that looks, from inside, exactly like a cold kernel's."""
+    seen = {}
+    for kernels in KERNELS:
+        box = sandbox_for(kernels, tmp_path / f"support-{kernels}")
+        try:
+            seen[kernels] = seen_by_a_kernel(box, tmp_path / kernels)
+        finally:
+            box.close()
+    assert seen["warm"] == seen["cold"]
 
 
 def test_the_python_folders_mounted_never_include_a_checkout():
@@ -115,16 +144,21 @@ while True:
 
 
 @needs_sandbox
+@pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("code, limit", [(FORKED_MEMORY, MEMORY), (FORK_BOMB, PROCESSES)])
-def test_the_fallback_watchdog_limits_the_whole_process_tree(tmp_path, code, limit):
+def test_the_fallback_watchdog_limits_the_whole_process_tree(tmp_path, code, limit, kernels):
     """Without a writable cgroup, the watchdog adds up the sandbox's processes and stops it at a limit."""
-    watched = Sandbox.create(Limits(memory_mb=700, processes=40), use_cgroups=False)
-    watched.prepare(tmp_path / "support")
+    watched = sandbox_for(kernels, tmp_path / "support", use_cgroups=False)
     assert "watchdog" in watched.describe()
     (tmp_path / "work").mkdir()
-    start = time.perf_counter()
-    run = run_recorded(lab_free_notebook(code), [], cwd=tmp_path / "work", timeout=60, sandbox=watched,
-                       workdir=tmp_path / "work")
+    try:
+        if kernels == "warm":
+            watched.zygote()  # started before the clock: its imports are not the notebook's time
+        start = time.perf_counter()
+        run = run_recorded(lab_free_notebook(code), [], cwd=tmp_path / "work", timeout=60, sandbox=watched,
+                           workdir=tmp_path / "work")
+    finally:
+        watched.close()
     assert run.stopped_at == limit and run.execution.status == "kernel died"
     assert time.perf_counter() - start < 40
 
