@@ -243,7 +243,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                      "or <student>/<notebook>.ipynb)")
     limits = Limits(memory_mb=args.memory_mb, processes=args.max_processes, tmp_mb=args.disk_mb)
     if args.scheduler:
-        return _grade_on_cluster(args, submissions, limits, out)
+        return _grade_on_cluster(args, submitted, submissions, limits, out, late)
     try:
         sandbox = Sandbox.create(limits, allow_unsandboxed=not args.require_sandbox, kernels=args.kernels,
                                  warn=lambda message: print(message, file=sys.stderr))
@@ -270,7 +270,7 @@ def _write_grades(out: Path, graded: list, seconds: float, workers: int) -> int:
     return 0
 
 
-def _grade_on_cluster(args: argparse.Namespace, submissions: list, limits, out: Path) -> int:
+def _grade_on_cluster(args: argparse.Namespace, submitted: Path, submissions: list, limits, out: Path, late) -> int:
     """``course grade --scheduler``: one task per notebook on a Dask cluster (course_utils.grading.cluster)."""
     import time
 
@@ -287,6 +287,7 @@ def _grade_on_cluster(args: argparse.Namespace, submissions: list, limits, out: 
                                            log=lambda message: print(message, file=sys.stderr))
     except ClusterError as exc:
         return _fail(str(exc))
+    _after_grading(args, submitted, graded, *late)
     return _write_grades(out, graded, time.perf_counter() - start, threads)
 
 
