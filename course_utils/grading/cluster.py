@@ -1,9 +1,9 @@
 """``course grade --scheduler tcp://HOST:8786``: a class graded on a Dask cluster, one task per notebook.
 
 The grader's machine does what needs the instructor's files: it finds the
-submissions (:mod:`.collect`), loads each lab and its reference answers
-(:func:`.grade.load_lab`) and reads each notebook without trusting it
-(:func:`.grade.prepare`). What travels to the cluster is plain data: the
+submissions (:mod:`.collect`), loads each lab with its reference answers and
+its learners' variants as the local run does (:func:`load_labs`), and reads
+each notebook without trusting it (:func:`.grade.prepare`). What travels to the cluster is plain data: the
 notebook's bytes with the submission's names and notes (:class:`.grade.Task`,
 no path of the grader's), and once per lab its source, released notebook and
 reference answers (:class:`.grade.Lab`, sent as a task of its own that every
@@ -48,7 +48,7 @@ from typing import Callable, Iterable
 
 import course_utils
 from course_utils.grading.collect import Submission
-from course_utils.grading.grade import Graded, Grader, Lab, Task, _grader_error, lab_or_reason, prepare
+from course_utils.grading.grade import Graded, Grader, Lab, Task, _grader_error, prepare
 from course_utils.grading.limits import Limits
 from course_utils.grading.sandbox import COLD, Sandbox, sandbox_problem
 
@@ -119,13 +119,18 @@ def grade_on_cluster(scheduler, submissions: list[Submission], settings: Setting
     threads. ``on_done(graded, done, total)`` is called as each notebook comes back (a progress line).
 
     Raises :class:`ClusterError` when the cluster cannot grade (it is unreachable, has no worker, a worker
-    runs another version of the course package, or cannot sandbox while ``settings.require_sandbox``).
+    runs another version of the course package, or cannot sandbox while ``settings.require_sandbox``), or
+    the class has nbgrader assignments (graded locally only, for now).
     """
+    labs = load_labs(submissions, settings, log)
+    other = sorted({str(path) for path, lab in labs.items() if not isinstance(lab, (Lab, str))})
+    if other:
+        raise ClusterError(f"{', '.join(other)}: nbgrader assignments are graded without --scheduler (their tasks "
+                           "would need the files beside each submission)")
     results: list[Graded | None] = [None] * len(submissions)
-    labs: dict[Path, Lab | str] = {}
     tasks: dict[int, Task] = {}
     for index, sub in enumerate(submissions):
-        found = _prepared(sub, labs, settings, log)
+        found = _prepared(sub, labs.get(sub.source))
         if isinstance(found, Task):
             tasks[index] = found
         else:
@@ -163,14 +168,24 @@ def grade_on_cluster(scheduler, submissions: list[Submission], settings: Setting
     return [r for r in results if r is not None], threads
 
 
-def _prepared(sub: Submission, labs: dict[Path, Lab | str], settings: Settings, log) -> Task | Graded:
-    """:func:`.grade.prepare` with each lab loaded once; a grader bug costs one notebook."""
-    lab = None
+def load_labs(submissions: list[Submission], settings: Settings, log: Callable[[str], None] = print) -> dict:
+    """``{source path: lab, or why it cannot be used}`` for the class, loaded as the local run loads them
+    (:meth:`.grade.Grader.load_labs`: reference answers, then each learner's variant), by a grader that
+    runs no submission."""
+    from course_utils.grading.nbgrader_course import CourseGrader
+
+    loader = CourseGrader(Sandbox(settings.limits, use_bwrap=False), timeout=settings.timeout,
+                          public_weight=settings.public_weight)
     try:
-        if sub.source is not None:
-            if sub.source not in labs:
-                labs[sub.source] = lab_or_reason(sub.source, timeout=max(settings.timeout, 600), log=log)
-            lab = labs[sub.source]
+        loader.load_labs(submissions, log=log)
+        return {sub.source: loader.lab(sub.source, log=log) for sub in submissions if sub.source is not None}
+    finally:
+        loader.close()
+
+
+def _prepared(sub: Submission, lab: Lab | str | None) -> Task | Graded:
+    """:func:`.grade.prepare`; a grader bug costs one notebook."""
+    try:
         return prepare(sub, lab)
     except Exception as exc:
         return _grader_error(sub, lab, exc)
