@@ -156,7 +156,7 @@ def _assignment(student: str, folder: Path, sources: dict[str, Path], root: Path
         others = [p for p in files if p.stem == name or (len(sources) == 1 and p.suffix != ".ipynb")]
         found.append(submission(name, others[0] if others else None, source))  # e.g. a .pdf instead of the notebook
     for path in files:
-        if path.suffix != ".ipynb" and not any(s.path == path for s in found):
+        if path.suffix != ".ipynb" and path.name != "timestamp.txt" and not any(s.path == path for s in found):
             warnings.append(f"ignored {student}/{assignment}/{shown_name(str(path.relative_to(folder)))}: "
                             "not a notebook")
     return found
