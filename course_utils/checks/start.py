@@ -1,19 +1,60 @@
 """Exercises of the warm-up lab (``solutions/00_warmup.ipynb``): learn how ``check`` works.
 
-Ids: ``start.accuracy``, ``start.majority_baseline``.
+Ids: ``start.accuracy``, ``start.majority_baseline``, ``start.choose_model``, ``start.compare_seeds``.
+
+The last two are decision exercises (:mod:`.decisions`): the learner's function gets a sealed test
+set and a way to fit candidates (:mod:`course_utils.experiments.start`); the decision is judged
+against the choices the validation evidence supports, the protocol (choose on validation, open the
+test set once, several seeds where results vary) separately.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
+from course_utils.experiments import start as lab
+
 from .compare import close, fraction, is_number
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, describe, to_plain
 
 def _number_like(wrong):
     """A hint test: the answer is one number (not a list of one), equal to ``wrong(want, case)``."""
     return lambda got, want, case: is_number(got) and close(rtol=1e-6)(got, wrong(want, case)).ok
+
+
+def choice_of(candidates: tuple, what: str):
+    """A ``convert`` for decisions: the learner's choice as the candidate it names (a number equal to a
+    numeric candidate, a NumPy scalar, a text), or a sentence listing the candidates.
+
+    >>> choice_of((6, 48), "width")(48.0), choice_of(("a", "b"), "model")("b"), choice_of((0.3,), "t")(0.1 * 3)
+    (48, 'b', 0.3)
+    """
+    listed = ", ".join(map(repr, candidates))
+
+    def convert(value):
+        plain = to_plain(value)
+        for candidate in candidates:
+            if isinstance(candidate, str) and plain == candidate:
+                return candidate
+            if not isinstance(candidate, str) and is_number(plain) and not isinstance(plain, bool) \
+                    and math.isclose(float(plain), candidate, rel_tol=1e-6, abs_tol=1e-9):
+                return candidate
+        raise AnswerError(f"expected the {what}, one of {listed}, got {describe(plain)}")
+
+    return convert
+
+
+def _decided(predicate):
+    """A hint test on a decision's ``{"decision", "protocol"}`` answer: ``predicate(decision, case)``."""
+    return lambda got, want, case: isinstance(got, dict) and predicate(got["decision"], case)
+
+
+def _unsupported(acceptable):
+    return lambda decision, case: decision not in acceptable(case)
 
 
 EXERCISES = (
@@ -57,6 +98,46 @@ EXERCISES = (
                  "scored on the test labels"),
             when(lambda got, want, case: isinstance(got, int) and got in case["y_train"] and want != got,
                  "you returned the majority class itself; return the accuracy of always predicting it"),
+        ),
+    ),
+    Exercise(
+        id="start.choose_model",
+        title="Choose a model on validation, report its test accuracy once",
+        points=2,
+        cases=({"seed": 2},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.model_lab(case["seed"]))),
+        observe=observe_decision("model", convert=choice_of(lab.MODELS, "model")),
+        compare={"decision": supported(lab.acceptable_models, what="model"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'model': your choice, 'test': the test accuracy of that model}",
+        hints=(
+            when(_decided(lambda d, case: d == lab.best_on(case["seed"], "train")
+                          and _unsupported(lab.acceptable_models)(d, case)),
+                 "you chose the model with the best *training* accuracy: 1-nearest-neighbour recites its "
+                 "training set (accuracy 1.0) and tells nothing about new data. Compare on vault.val"),
+            when(_decided(lambda d, case: d == "majority" and _unsupported(lab.acceptable_models)(d, case)),
+                 "the baseline is the bar to beat, not a choice to keep when a model beats it clearly on "
+                 "validation"),
+        ),
+    ),
+    Exercise(
+        id="start.compare_seeds",
+        title="Compare two networks over several seeds",
+        points=2,
+        cases=({"seed": 2},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.width_lab(case["seed"]))),
+        observe=observe_decision("width", seeds_needed=lab.SEEDS_NEEDED, candidates=len(lab.WIDTHS),
+                                 convert=choice_of(lab.WIDTHS, "width")),
+        compare={"decision": supported(lab.acceptable_widths, what="width"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'width': 6 or 48, 'test': the test accuracy of one network of that width}",
+        hints=(
+            when(_decided(lambda d, case: d == lab.best_on_training(case["seed"])
+                          and _unsupported(lab.acceptable_widths)(d, case)),
+                 "the wider network fits its training set better, which says nothing about new data: "
+                 "compare the mean *validation* accuracy over the seeds"),
         ),
     ),
 )

@@ -38,7 +38,28 @@ def majority_bincount(y_train, y_test):
     return np.mean(np.asarray(y_test) == majority)
 
 
+def choose_model_refit(vault, fit):
+    """sklearn's accuracy_score; the chosen model trained again for the test (4 of the 6 trainings)."""
+    X_val, y_val = vault.val
+    scores = [(accuracy_score(y_val, fit(name).predict(X_val)), name) for name in ("neighbours", "linear", "majority")]
+    best = sorted(scores, key=lambda pair: -pair[0])[0][1]
+    return {"model": np.str_(best), "test": torch.tensor(vault.test(fit(best), candidate=best))}
+
+
+def compare_seeds_four(vault, fit):
+    """Four seeds per width (other seeds than the reference's), compared by their median; NumPy numbers."""
+    X_val, y_val = vault.val
+    results = {}
+    for width in (48, 6):
+        nets = [fit(width, seed) for seed in (11, 22, 33, 44)]
+        results[width] = (np.median([accuracy_score(y_val, net.predict(X_val)) for net in nets]), nets[-1])
+    best = max(results, key=lambda width: results[width][0])
+    return {"width": np.int64(best), "test": vault.test(results[best][1], candidate=best)}
+
+
 RIGHT = {
     "start.accuracy": [accuracy_loop, accuracy_tensor, accuracy_sklearn],
     "start.majority_baseline": [majority_counter, majority_bincount],
+    "start.choose_model": [choose_model_refit],
+    "start.compare_seeds": [compare_seeds_four],
 }
