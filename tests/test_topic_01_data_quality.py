@@ -11,7 +11,7 @@ from course_utils.data import (CORRUPTIONS, add_label_noise, corrupt_images, dup
 from course_utils.widgets.data_quality import MAX_THRESHOLD, duplicate_explorer, scraped_digits
 
 
-# -- the learner-facing method, as lesson 01 teaches it and lab 01's solution writes it -------------
+# -- the learner-facing method, as lesson 01 teaches it -------------------------------------------------
 
 def out_of_fold_probs(make_model, X, y, folds):
     probs = np.zeros((len(y), len(np.unique(y))))
@@ -31,8 +31,7 @@ def label_issues(labels, pred_probs):
     return confident.any(axis=1) & (guess != labels)
 
 
-@pytest.mark.parametrize("exercise_id, function", [("data.label_issues", label_issues),
-                                                   ("data.out_of_fold_probs", out_of_fold_probs)])
+@pytest.mark.parametrize("exercise_id, function", [("data.out_of_fold_probs", out_of_fold_probs)])
 def test_the_reference_used_below_is_the_lab_reference(exercise_id, function):
     """The functions of this file reproduce the lab's recorded answers on every public and hidden case."""
     ok, messages = full_marks(exercise_id, function)
@@ -77,10 +76,6 @@ def test_confident_learning_agrees_with_cleanlab():
     ("data.out_of_fold_probs", lambda make_model, X, y, folds: np.concatenate(
         [make_model().fit(X[folds != f], y[folds != f]).predict_proba(X[folds == f]) for f in range(folds.max() + 1)]
     )[np.argsort(np.concatenate([np.flatnonzero(folds == f) for f in range(folds.max() + 1)]))]),
-    ("data.label_issues", lambda labels, pred_probs: np.array([
-        bool(ok.any()) and int(np.argmax(np.where(ok, p, -1.0))) != label
-        for p, label, ok in zip(pred_probs, labels, pred_probs >= np.array(
-            [pred_probs[labels == j, j].sum() / np.sum(labels == j) for j in range(pred_probs.shape[1])]))])),
 ])
 def test_differently_written_correct_answers_get_full_marks(exercise_id, function):
     ok, messages = full_marks(exercise_id, function)

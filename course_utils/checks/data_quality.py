@@ -1,7 +1,12 @@
 """Exercises of lab 01, data quality (``solutions/01_data_quality.ipynb``).
 
 Ids: ``data.find_duplicates``, ``data.overlap_report``, ``data.conflicting_labels``,
-``data.out_of_fold_probs``, ``data.label_issues``, ``data.sample_problems``.
+``data.out_of_fold_probs``, ``data.relabel_first``, ``data.leak_threshold``.
+
+The last two are decision exercises on per-learner data (:mod:`course_utils.experiments.data_quality`):
+which samples to send to the annotators first, judged by the wrong labels the list would fix against
+what the out-of-fold evidence reaches; and the distance under which a test item counts as a copy of a
+training sample, judged against the gap in the nearest distances, with the test set opened once.
 
 Cases are seeds and sizes; ``arguments`` builds the arrays from digits with the
 corruptions of :mod:`course_utils.data`. The hint rules below compute typical
@@ -16,13 +21,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from .compare import close, exact, fraction
+from course_utils.experiments.data_quality import (THRESHOLDS, acceptable_thresholds, leak_lab, relabel_lab,
+                                                   relabel_needed, relabel_yield)
+
+from .compare import Verdict, close, exact, fraction
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
+from .start import choice_of
 from .values import AnswerError, describe, kind, to_plain
-
-PROBLEMS = ("ok", "wrong shape", "not finite", "out of range", "constant")
-
 
 @lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -253,81 +260,66 @@ def _one_hot(got) -> bool:
     return array.ndim == 2 and bool(np.isin(array, (0.0, 1.0)).all())
 
 
-# -- data.label_issues ------------------------------------------------------------
+# -- data.relabel_first ----------------------------------------------------------------------------------
 
-def _issues_arguments(case: dict) -> dict:
-    """Predicted probabilities of a model that knows the true classes (softmax of noisy logits) and
-    labels of which a ``noise`` fraction is flipped."""
-    from course_utils.data import add_label_noise
-
-    rng = np.random.default_rng(case["seed"])
-    n, classes = case["n"], case["classes"]
-    truth = rng.permutation(np.arange(n) % classes)
-    logits = case["strength"] * np.eye(classes)[truth] + rng.standard_normal((n, classes))
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    labels, _ = add_label_noise(truth, case["noise"], n_classes=classes, seed=case["seed"] + 1)
-    return {"labels": labels, "pred_probs": probs}
+RELABEL = "a list of `budget` distinct sample indices, the first to relabel first"
 
 
-def _issues_wrong(case: dict, mistake: str) -> np.ndarray:
-    kwargs = _issues_arguments(case)
-    labels, probs = kwargs["labels"], kwargs["pred_probs"]
-    classes = probs.shape[1]
-    if mistake == "argmax":
-        return probs.argmax(axis=1) != labels
-    if mistake == "fixed 0.5":
-        thresholds = np.full(classes, 0.5)
-    else:
-        thresholds = np.array([probs[labels == j, j].mean() for j in range(classes)])
-    confident = probs >= thresholds
-    if mistake == "no confident class":
-        return np.where(confident, probs, 0.0).argmax(axis=1) != labels
-    if mistake == "any other class":
-        others = confident.copy()
-        others[np.arange(len(labels)), labels] = False
-        return others.any(axis=1)
-    guess = np.where(confident, probs, -np.inf).argmax(axis=1)
-    return confident.any(axis=1) & (guess != labels)
+def _relabel_observe(result, kwargs) -> list[int]:
+    """The learner's indices as a sorted list of distinct ints in range, exactly ``budget`` of them."""
+    indices = _sequence(result, RELABEL)
+    if any(np.ndim(i) != 0 or isinstance(i, (bool, np.bool_, float, np.floating)) for i in indices):
+        raise AnswerError(f"expected {RELABEL}: each item must be one integer index (not a mask or a score)")
+    indices = [int(i) for i in indices]
+    n, budget = len(kwargs["y"]), kwargs["budget"]
+    if any(not 0 <= i < n for i in indices):
+        raise AnswerError(f"expected {RELABEL}: indices go from 0 to {n - 1}")
+    if len(set(indices)) != len(indices):
+        raise AnswerError(f"expected {RELABEL}: a sample appears twice")
+    if len(indices) != budget:
+        raise AnswerError(f"expected {RELABEL}: the annotators check exactly {budget}, you sent {len(indices)}")
+    return sorted(indices)
 
 
-def _is_mask(got) -> bool:
-    return isinstance(got, np.ndarray) and got.dtype == bool
+def _enough_wrong_labels():
+    """The list sends at least as many wrong labels to the annotators as the out-of-fold evidence supports."""
+
+    def compare(got, want, case):
+        found = relabel_yield(case["seed"], got)
+        needed = relabel_needed(case["seed"])
+        if found >= needed:
+            return Verdict(True)
+        return Verdict(False, f"your {len(got)} samples hold {found} wrong labels; a ranking by out-of-fold "
+                              f"probabilities reaches at least {needed}",
+                       "the evidence supports a list that holds more wrong labels")
+
+    compare.uses_case = True
+    compare.description = "as many wrong labels as the out-of-fold evidence supports"
+    return compare
 
 
-def _is_index_list(got, want) -> bool:
-    array = np.asarray(got)
-    return array.dtype != bool and array.ndim == 1 and len(array) != len(want)
+def _far_below_the_evidence(got, want, case) -> bool:
+    """At most half the wrong labels the out-of-fold evidence reaches: near what a random pick finds."""
+    return isinstance(got, list) and relabel_yield(case["seed"], got) <= 0.5 * relabel_needed(case["seed"])
 
 
-# -- data.sample_problems ----------------------------------------------------------
+# -- data.leak_threshold ----------------------------------------------------------------------------------
 
-def _samples_arguments(case: dict) -> dict:
-    """Digits images, a ``fraction`` corrupted by :func:`course_utils.data.corrupt_images`, plus the
-    optional extras of the case: a uniform gray image, an image shifted below 0, a padded image with a NaN."""
-    from course_utils.data import corrupt_images
-
-    X, _ = _digits()
-    rng = np.random.default_rng(case["seed"])
-    images = X[rng.choice(len(X), case["n"], replace=False)].reshape(-1, 8, 8)
-    samples, _ = corrupt_images(images, case["fraction"], seed=case["seed"])
-    extras = case.get("extras", [])
-    if "gray" in extras:
-        samples.append(np.full((8, 8), 0.5, dtype=np.float32))
-    if "negative" in extras:
-        samples.append(images[0] - 0.25)
-    if "nan padded" in extras:
-        padded = np.pad(images[1], ((0, 1), (0, 1)))
-        padded[0, 0] = np.nan
-        samples.append(padded)
-    order = rng.permutation(len(samples))
-    return {"images": [samples[i] for i in order]}
+def _leak_arguments(case: dict) -> dict:
+    vault, X_test, report = leak_lab(case["seed"])
+    return {"vault": vault, "X_test": X_test, "report": report, "thresholds": list(THRESHOLDS)}
 
 
-def _where(got, want, wanted: str, shown) -> bool:
-    """Does the learner say one of ``shown`` where the reference says ``wanted``?"""
-    return isinstance(got, list) and len(got) == len(want) and any(
-        w == wanted and g in shown for g, w in zip(got, want))
+def _threshold_side(side: str):
+    """A hint test: the threshold is below (``"low"``) or above (``"high"``) every supported one."""
+
+    def test(got, want, case):
+        if not isinstance(got, dict):
+            return False
+        t, supported = got["decision"], acceptable_thresholds(case)
+        return (t < min(supported)) if side == "low" else (t > max(supported))
+
+    return test
 
 
 EXERCISES = (
@@ -422,62 +414,44 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="data.label_issues",
-        title="Confident learning: find the label issues",
+        id="data.relabel_first",
+        title="Which labels to check first: a relabelling budget",
         points=2,
-        cases=({"n": 200, "classes": 4, "strength": 2.5, "noise": 0.2, "seed": 0},
-               {"n": 300, "classes": 6, "strength": 2.0, "noise": 0.1, "seed": 1},
-               {"n": 120, "classes": 3, "strength": 1.0, "noise": 0.15, "seed": 2}),
-        compare=exact(),
-        arguments=_issues_arguments,
-        answer="a boolean array of shape (n,): True for the label issues",
+        cases=({"seed": 0},),
+        varies=("seed",),
+        compare=_enough_wrong_labels(),
+        arguments=lambda case: relabel_lab(case["seed"]),
+        observe=_relabel_observe,
+        answer=RELABEL,
         hints=(
-            like(lambda want, case: _issues_wrong(case, "argmax"),
-                 "your mask is exactly 'the most probable class is not the label', which is what argmax, a "
-                 "fixed threshold or thresholds averaged over all samples (about 1/C) give; confident learning "
-                 "compares each class's probability with its own threshold t_j, the mean of p_j over the "
-                 "samples labelled j"),
-            when(lambda got, want, case: _is_mask(got) and (got == _issues_wrong(case, "fixed 0.5")).all()
-                 and not (got == _issues_wrong(case, "argmax")).all(),
-                 "a fixed threshold of 0.5 ignores how confident the model typically is about each class: "
-                 "t_j = mean of p_j over the samples labelled j"),
-            like(lambda want, case: _issues_wrong(case, "no confident class"),
-                 "a sample where no class reaches its threshold has no confident guess and must not be flagged "
-                 "(np.where(confident, p, 0).argmax() picks class 0 for it)"),
-            like(lambda want, case: _issues_wrong(case, "any other class"),
-                 "when several classes reach their threshold, the guess is the most probable of them; flag "
-                 "the sample only if that guess differs from its label"),
-            when(lambda got, want, case: _is_index_list(got, want),
-                 "return a boolean mask with one entry per sample, not the indices of the issues"),
+            when(_far_below_the_evidence,
+                 "your list finds not even half the wrong labels within reach, about what a random pick finds: "
+                 "probabilities from a model "
+                 "trained on the very labels it is asked about vouch for them (use out-of-fold probabilities), "
+                 "and the samples to check first are those whose given label is the *least* probable"),
         ),
     ),
     Exercise(
-        id="data.sample_problems",
-        title="Validate samples: shape, finite, range, constant",
+        id="data.leak_threshold",
+        title="Remove the leaked test items before reporting: choose the threshold",
         points=2,
-        cases=({"n": 12, "fraction": 0.5, "seed": 0},
-               {"n": 14, "fraction": 0.5, "seed": 1, "extras": ["gray", "negative"]},
-               {"n": 8, "fraction": 0.25, "seed": 2, "extras": ["nan padded"]}),
-        compare=exact(),
-        arguments=_samples_arguments,
-        observe=_labels,
-        answer=LABELS,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=_leak_arguments,
+        observe=observe_decision("threshold", convert=choice_of(THRESHOLDS, "threshold")),
+        compare={"decision": supported(acceptable_thresholds, what="threshold"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'threshold': one of `thresholds`, 'test': what report(threshold) returned}",
         hints=(
-            when(lambda got, want, case: isinstance(got, list) and any(g not in PROBLEMS for g in got),
-                 "use exactly the labels 'ok', 'wrong shape', 'not finite', 'out of range' and 'constant'"),
-            when(lambda got, want, case: _where(got, want, "not finite", ("ok", "constant", "out of range")),
-                 "every comparison with NaN is False, so a NaN image passes min/max tests: check "
-                 "np.isfinite(image).all() before the range"),
-            when(lambda got, want, case: _where(got, want, "wrong shape", ("not finite",)),
-                 "check the shape first: a sample of the wrong shape is 'wrong shape' whatever its values"),
-            when(lambda got, want, case: _where(got, want, "wrong shape", ("ok", "constant", "out of range")),
-                 "a flat vector of 64 values has the right size but the wrong shape: compare image.shape with "
-                 "shape, not image.size"),
-            when(lambda got, want, case: _where(got, want, "constant", ("ok",)),
-                 "an image whose pixels are all equal — blank, saturated or uniform gray — carries no "
-                 "information: test image.max() == image.min(), not only an all-zero image"),
-            when(lambda got, want, case: _where(got, want, "out of range", ("ok",)),
-                 "check both ends of the range: a value below 0 is out of range too"),
+            when(lambda got, want, case: _threshold_side("low")(got, want, case) and got["decision"] == 0,
+                 "a threshold of 0 removes exact copies only: these copies are re-scans (near copies), at a "
+                 "small distance from their original. Look at the nearest distances: where is the gap?"),
+            when(lambda got, want, case: _threshold_side("low")(got, want, case) and got["decision"] > 0,
+                 "your threshold keeps some near copies in the test set: look at the nearest distances "
+                 "(on this data's own scale) and put the threshold in the gap above the copies"),
+            when(_threshold_side("high"),
+                 "your threshold also removes genuine test items, whose nearest training image is merely "
+                 "similar: put it in the gap between the copies and the genuine neighbours"),
         ),
     ),
 )

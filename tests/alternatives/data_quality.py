@@ -89,36 +89,36 @@ def out_of_fold_clone(make_model, X, y, folds):
     return probs.tolist()
 
 
-def label_issues_torch(labels, pred_probs):
-    """Thresholds by one-hot averaging, in tensors."""
-    p = torch.as_tensor(pred_probs)
-    one_hot = torch.nn.functional.one_hot(torch.as_tensor(labels), p.shape[1]).to(p.dtype)
-    thresholds = (one_hot * p).sum(dim=0) / one_hot.sum(dim=0)
-    confident = p >= thresholds
-    guess = torch.where(confident, p, torch.tensor(-1.0, dtype=p.dtype)).argmax(dim=1)
-    return confident.any(dim=1) & (guess != torch.as_tensor(labels))
+def relabel_by_margin(X, y, budget, make_model):
+    """Own folds (clone of one model), ranked by the margin: the given label's probability minus the best
+    other class's; a NumPy array."""
+    folds = np.arange(len(y)) % 4
+    probs = np.zeros((len(y), int(np.max(y)) + 1))
+    template = make_model()
+    for fold in range(4):
+        held = folds == fold
+        probs[held] = clone(template).fit(X[~held], y[~held]).predict_proba(X[held])
+    rows = np.arange(len(y))
+    given = probs[rows, y]
+    others = probs.copy()
+    others[rows, y] = -1
+    return np.argsort(given - others.max(axis=1), kind="stable")[:budget]
 
 
-def label_issues_loop(labels, pred_probs):
-    """A loop over samples; a list of Python bools."""
-    labels = list(labels)
-    classes = pred_probs.shape[1]
-    thresholds = [np.mean([pred_probs[i, j] for i in range(len(labels)) if labels[i] == j]) for j in range(classes)]
-    issues = []
-    for i, label in enumerate(labels):
-        confident = [j for j in range(classes) if pred_probs[i, j] >= thresholds[j]]
-        guess = max(confident, key=lambda j: pred_probs[i, j]) if confident else None
-        issues.append(guess is not None and guess != label)
-    return issues
-
-
-def sample_problems_table(images, shape=(8, 8)):
-    """The checks as a table of (label, test) pairs, the first failing one wins; NumPy strings."""
-    tests = [("wrong shape", lambda a: a.shape != tuple(shape)),
-             ("not finite", lambda a: not np.all(np.isfinite(a))),
-             ("out of range", lambda a: np.any(a < 0) or np.any(a > 1)),
-             ("constant", lambda a: np.ptp(a) == 0)]
-    return np.array([next((name for name, test in tests if test(np.asarray(image))), "ok") for image in images])
+def leak_threshold_sorted_jump(vault, X_test, report, thresholds):
+    """sklearn's NearestNeighbors; the jump of the sorted distances on the log scale (exact copies, at
+    distance 0, made a tiny positive number); a NumPy float."""
+    distances = NearestNeighbors(n_neighbors=1).fit(vault.train.X).kneighbors(X_test)[0][:, 0]
+    d = np.sort(distances)
+    d = d[: len(d) // 2]
+    d = np.maximum(d, 1e-6 * d.max())
+    i = np.argmax(np.diff(np.log(d)))
+    middle = np.sqrt(d[i] * d[i + 1])
+    candidates = np.asarray(thresholds)
+    inside = candidates[(candidates >= d[i]) & (candidates < d[i + 1])]
+    threshold = inside[np.argmin(np.abs(np.log(np.maximum(inside, 1e-9)) - np.log(middle)))] if len(inside) \
+        else candidates[np.argmin(np.abs(candidates - middle))]
+    return {"threshold": np.float64(threshold), "test": report(threshold)}
 
 
 RIGHT = {
@@ -126,6 +126,6 @@ RIGHT = {
     "data.overlap_report": [overlap_report_numpy, overlap_report_float32],
     "data.conflicting_labels": [conflicting_labels_unique, conflicting_labels_pandas, conflicting_labels_set],
     "data.out_of_fold_probs": [out_of_fold_cross_val_predict, out_of_fold_clone],
-    "data.label_issues": [label_issues_torch, label_issues_loop],
-    "data.sample_problems": [sample_problems_table],
+    "data.relabel_first": [relabel_by_margin],
+    "data.leak_threshold": [leak_threshold_sorted_jump],
 }

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from course_utils.vault import CHOSE_ON_TEST, NOT_REPORTED
+
 
 # -- data.find_duplicates -----------------------------------------------------------
 
@@ -113,44 +115,37 @@ def _oof_one_hot(make_model, X, y, folds):
     return probs
 
 
-# -- data.label_issues ---------------------------------------------------------------------
+# -- data.relabel_first ---------------------------------------------------------------------
 
-def _issues(labels, pred_probs, thresholds=None, empty_guess=-np.inf):
-    labels = np.asarray(labels)
-    if thresholds is None:
-        thresholds = np.array([pred_probs[labels == j, j].mean() for j in range(pred_probs.shape[1])])
-    confident = pred_probs >= thresholds
-    guess = np.where(confident, pred_probs, empty_guess).argmax(axis=1)
-    if empty_guess == 0.0:
-        return guess != labels
-    return confident.any(axis=1) & (guess != labels)
+def _relabel_in_sample(X, y, budget, make_model):
+    probs = make_model().fit(X, y).predict_proba(X)
+    return np.argsort(probs[np.arange(len(y)), y], kind="stable")[:budget].tolist()
 
 
-def _issues_any_other(labels, pred_probs):
-    labels = np.asarray(labels)
-    thresholds = np.array([pred_probs[labels == j, j].mean() for j in range(pred_probs.shape[1])])
-    others = pred_probs >= thresholds
-    others[np.arange(len(labels)), labels] = False
-    return others.any(axis=1)
+def _relabel_most_confident(X, y, budget, make_model):
+    from sklearn.model_selection import cross_val_predict
+
+    probs = cross_val_predict(make_model(), X, y, cv=5, method="predict_proba")
+    return np.argsort(-probs[np.arange(len(y)), y])[:budget].tolist()
 
 
-# -- data.sample_problems --------------------------------------------------------------------
+# -- data.leak_threshold -----------------------------------------------------------------------
 
-def _problems(images, shape=(8, 8), order=("shape", "finite", "range", "constant"), names=None,
-              same_shape=lambda image, shape: image.shape == tuple(shape),
-              out_of_range=lambda image: image.min() < 0 or image.max() > 1,
-              constant=lambda image: image.max() == image.min()):
-    names = names or {"shape": "wrong shape", "finite": "not finite", "range": "out of range", "constant": "constant"}
-    tests = {"shape": lambda image: not same_shape(image, shape),
-             "finite": lambda image: not np.isfinite(image).all(),
-             "range": out_of_range,
-             "constant": constant}
-    problems = []
-    for image in images:
-        image = np.asarray(image)
-        failed = next((test for test in order if tests[test](image)), None)
-        problems.append(names[failed] if failed else "ok")
-    return problems
+def _leak_fixed(threshold):
+    def leak_threshold(vault, X_test, report, thresholds):
+        return {"threshold": threshold, "test": report(threshold)}
+    return leak_threshold
+
+
+def _leak_best_test(vault, X_test, report, thresholds):
+    """Reports every threshold and keeps the best score: choosing on test."""
+    scores = {t: report(t) for t in thresholds[:8]}
+    best = max(scores, key=scores.get)
+    return {"threshold": best, "test": scores[best]}
+
+
+def _leak_no_report(vault, X_test, report, thresholds):
+    return {"threshold": 0.5}
 
 
 WRONG = {
@@ -187,28 +182,20 @@ WRONG = {
         (_oof_one_hot, "use the model's predict_proba"),
         (lambda model, X, y, folds: np.zeros((len(y), 2)), "keep the template's parameter names"),
     ],
-    "data.label_issues": [
-        (lambda labels, pred_probs: pred_probs.argmax(axis=1) != np.asarray(labels),
-         "the most probable class is not the label"),
-        (lambda labels, pred_probs: _issues(labels, pred_probs, thresholds=pred_probs.mean(axis=0)),
-         "thresholds averaged over all samples"),
-        (lambda labels, pred_probs: _issues(labels, pred_probs, thresholds=0.5), "a fixed threshold"),
-        (lambda labels, pred_probs: _issues(labels, pred_probs, empty_guess=0.0), "no class reaches its threshold"),
-        (_issues_any_other, "the guess is the most probable of them"),
-        (lambda labels, pred_probs: np.flatnonzero(_issues(labels, pred_probs)), "not the indices"),
+    "data.relabel_first": [
+        (_relabel_in_sample, "not even half the wrong labels within reach"),
+        (_relabel_most_confident, "not even half the wrong labels within reach"),
+        (lambda X, y, budget, make_model: list(range(budget + 1)), "the annotators check exactly"),
+        (lambda X, y, budget, make_model: [0] * budget, "a sample appears twice"),
+        (lambda X, y, budget, make_model: np.arange(len(y)) < budget, "each item must be one integer index"),
     ],
-    "data.sample_problems": [
-        (lambda images, shape=(8, 8): _problems(images, shape, names={
-            "shape": "bad shape", "finite": "nan", "range": "range", "constant": "blank"}), "use exactly the labels"),
-        (lambda images, shape=(8, 8): _problems(images, shape, order=("shape", "range", "constant")),
-         "every comparison with NaN is False"),
-        (lambda images, shape=(8, 8): _problems(images, shape, order=("finite", "shape", "range", "constant")),
-         "check the shape first"),
-        (lambda images, shape=(8, 8): _problems(images, shape, same_shape=lambda image, s: image.size == np.prod(s)),
-         "compare image.shape with shape, not image.size"),
-        (lambda images, shape=(8, 8): _problems(images, shape, constant=lambda image: image.max() == 0),
-         "not only an all-zero image"),
-        (lambda images, shape=(8, 8): _problems(images, shape, out_of_range=lambda image: image.max() > 1),
-         "a value below 0 is out of range too"),
+    "data.leak_threshold": [
+        (_leak_fixed(0.0), "a threshold of 0 removes exact copies only"),
+        (_leak_fixed(0.1), "your threshold keeps some near copies"),
+        (_leak_fixed(1.2), "also removes genuine test items"),
+        (_leak_best_test, CHOSE_ON_TEST),
+        (_leak_no_report, NOT_REPORTED),
+        (lambda vault, X_test, report, thresholds: {"threshold": 0.45, "test": report(0.45)},
+         "expected the threshold, one of"),
     ],
 }

@@ -1,0 +1,127 @@
+"""The decision exercises of labs 00-02: the reference solution and an independent alternative get full
+marks on the variants of five learners, the choices the evidence supports differ between variants, and
+the harnesses keep their budgets and their promises."""
+
+import json
+
+import numpy as np
+import pytest
+
+from alternatives import RIGHT
+from conftest import ROOT
+from course_utils.checks.engine import OK, attempt, case_key, grade, vary
+from course_utils.checks.registry import EXERCISES as REGISTRY
+from course_utils.experiments import data_quality, start
+from course_utils.vault import BudgetSpent
+
+LEARNERS = ("ada", "bob", "cy", "dee", "eve")
+
+#: exercise id -> (lab notebook, the solution cell's grade id, the choices the evidence supports for a case)
+DECISIONS = {
+    "start.choose_model": ("00_warmup", "choose_model", start.acceptable_models),
+    "start.compare_seeds": ("00_warmup", "compare_seeds", start.acceptable_widths),
+    "data.relabel_first": ("01_data_quality", "relabel_first",
+                           lambda case: data_quality.ranked(case["seed"])[:data_quality.relabel_problem(case["seed"])["budget"]]),
+    "data.leak_threshold": ("01_data_quality", "leak_threshold", data_quality.acceptable_thresholds),
+}
+
+
+def reference(exercise_id: str):
+    """The reference solution's function, from the lab's setup and solution cells."""
+    lab, grade_id, _ = DECISIONS[exercise_id]
+    cells = json.loads((ROOT / "solutions" / f"{lab}.ipynb").read_text())["cells"]
+    namespace = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") in ("setup", grade_id):
+            exec("".join(cell["source"]), namespace)
+    return namespace[grade_id]
+
+
+def variants(exercise_id: str) -> list[dict]:
+    exercise = REGISTRY[exercise_id]
+    return [vary(exercise, exercise.cases[0], learner) for learner in LEARNERS]
+
+
+@pytest.mark.parametrize("exercise_id", sorted(DECISIONS))
+def test_reference_and_alternatives_get_full_marks_on_five_variants(exercise_id):
+    exercise, solution = REGISTRY[exercise_id], reference(exercise_id)
+    for case in variants(exercise_id):
+        want = attempt(exercise, solution, case)
+        assert want.status == OK, (case, want.error)
+        for function in [solution, *RIGHT[exercise_id]]:
+            result = grade(exercise, [(case, False, attempt(exercise, function, case))], {case_key(case): want.value})
+            assert result.points == result.max_points, (exercise_id, function.__name__, case, result.cases[0].message)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(DECISIONS))
+def test_the_supported_choices_differ_between_variants(exercise_id):
+    acceptable = DECISIONS[exercise_id][2]
+    supported = {tuple(sorted(map(str, acceptable(case)))) for case in variants(exercise_id)}
+    assert len(supported) >= 2, supported
+
+
+# -- lab 00 ----------------------------------------------------------------------------------------------
+
+def test_a_clearly_worse_model_is_not_supported_and_near_ties_are():
+    """Seed 2: a linear boundary, the linear model far ahead of 1-NN on validation; seed 4: pure noise,
+    where no model is distinguishable from another."""
+    scores = start.model_scores(2)
+    assert scores["linear"]["right"].mean() - scores["neighbours"]["right"].mean() > 0.05
+    assert start.acceptable_models({"seed": 2}) == ["linear"]
+    assert start.model_problem(4)["shape"] == "none" and len(start.acceptable_models({"seed": 4})) == 3
+
+
+def test_the_width_harness_counts_seeds_and_keeps_its_budget():
+    vault, fit = start.width_lab(0)
+    for seed in range(3):
+        fit(6, seed)
+    assert vault.seeds_of(6) == 3 and vault.seeds_of(48) == 0
+    with pytest.raises(ValueError, match="choose one of 6, 48"):
+        fit(7, 0)
+    for seed in range(7):
+        fit(48, seed)
+    with pytest.raises(BudgetSpent, match="budget is 10"):
+        fit(48, 99)
+
+
+def test_two_seeds_give_two_networks_and_the_same_seed_the_same_one():
+    vault, fit = start.width_lab(1, budget=None)
+    X = vault.val.X
+    a, b, again = fit(6, 0).predict(X), fit(6, 1).predict(X), fit(6, 0).predict(X)
+    assert (a == again).all() and (a != b).any()
+    assert np.isin(a, (0, 1)).all()
+
+
+# -- lab 01 ----------------------------------------------------------------------------------------------
+
+def test_in_sample_probabilities_find_not_half_the_wrong_labels_out_of_fold_ones_find():
+    """The distance-weighted neighbours vouch for every training label in-sample; out of fold they find
+    the wrong ones."""
+    for seed in range(3):
+        budget = data_quality.relabel_problem(seed)["budget"]
+        out_of_fold = data_quality.relabel_yield(seed, data_quality.ranked(seed)[:budget])
+        in_sample = data_quality.relabel_yield(seed, data_quality.ranked(seed, out_of_fold=False)[:budget])
+        assert out_of_fold >= 0.8 * min(budget, data_quality._relabel_data(seed)[2].sum())
+        assert in_sample <= 0.5 * data_quality.relabel_needed(seed)
+
+
+def test_the_supported_thresholds_lie_in_the_gap_and_follow_the_pixel_scale():
+    for seed in range(6):
+        distance = data_quality.nearest_train_distance(seed)
+        leaked = data_quality._leak_data(seed)[5]
+        slack = max(1, int(0.01 * len(distance)))
+        for threshold in data_quality.acceptable_thresholds({"seed": seed}):
+            assert (leaked & (distance > threshold)).sum() <= slack       # copies kept
+            assert (~leaked & (distance <= threshold)).sum() <= slack     # genuine items removed
+    scales = {data_quality.leak_problem(seed)["scale"] for seed in range(6)}
+    assert scales == {1, 16}
+
+
+def test_report_opens_the_test_set_and_logs_the_threshold():
+    vault, X_test, report = data_quality.leak_lab(0)
+    assert len(X_test) == len(vault.sealed()) and not vault.openings
+    score = report(0.5)
+    assert 0 < score <= 1 and vault.log()[0]["candidate"] == 0.5
+    with pytest.raises(ValueError, match="removes every test item"):
+        report(1e9)
