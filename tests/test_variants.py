@@ -28,10 +28,29 @@ def test_an_answer_that_is_one_other_learners_reference_is_a_copy():
 
 
 def test_a_value_that_several_variants_share_is_never_called_a_copy():
-    # a choice out of a short list: the reference of two other learners; an honest mistake looks the same
+    # a choice out of a short list: the reference of two other learners; an honest mistake looks the same,
+    # and in a class whose references repeat, no value of that list is called a copy
     class_ = variants({"ada": 0.01, "bob": 0.1, "cy": 0.01, "dee": 0.001})
     assert not copied(EXERCISE, Attempt(OK, 0.01), 0, "bob", class_)
-    assert copied(EXERCISE, Attempt(OK, 0.001), 0, "bob", class_)
+    assert not copied(EXERCISE, Attempt(OK, 0.001), 0, "bob", class_)
+
+
+DECISION = Exercise("demo.choose", "Choose", 2, cases=({"seed": 0},), varies=("seed",),
+                    parts=("decision", "protocol"))
+
+
+def test_a_copied_decision_is_named_whatever_the_protocol():
+    decisions = {"ada": 0.0123, "bob": 0.0456, "cy": 0.0789, "dee": 0.0314}
+    class_ = Variants()
+    for learner in LEARNERS:
+        case = vary(DECISION, DECISION.cases[0], learner)
+        class_.cases[learner] = {DECISION.id: [(case, False)]}
+        class_.answers.setdefault(DECISION.id, {})[case_key(case)] = {"decision": decisions[learner],
+                                                                      "protocol": "followed"}
+    no_report = "reported no test score: open the test set once, for your final choice"
+    assert copied(DECISION, Attempt(OK, {"decision": 0.0123, "protocol": no_report}), 0, "bob", class_)
+    assert not copied(DECISION, Attempt(OK, {"decision": 0.0456, "protocol": no_report}), 0, "bob", class_)
+    assert not copied(DECISION, Attempt(OK, {"decision": 0.05, "protocol": "followed"}), 0, "bob", class_)
 
 
 def test_a_forged_value_is_not_a_copy_and_does_not_crash():

@@ -141,9 +141,11 @@ def looped(source: nbformat.NotebookNode, varied: list[str], learners: list[str]
 def copied(exercise: Exercise, attempt: Attempt, position: int, learner: str, variants: Variants) -> bool:
     """Is ``attempt`` (wrong for ``learner``'s case at ``position``) another learner's reference answer?
 
-    Said only when the answer is that one learner's reference value itself (within float noise) and no
-    other variant of the class shares that value: a decision from a short list (a learning rate out of
-    five) is the reference of many variants, and an honest mistake is never called a copy.
+    Judged on the whole answer, or part by part for an exercise with ``parts`` (a decision copied with a
+    protocol of one's own). Said only when the answer (or a part that is wrong for ``learner``) is one
+    other learner's reference value itself, within float noise, and the class's references of it are
+    nearly all different: a choice out of a short list (a learning rate out of five) is the reference of
+    many variants, and an honest mistake must never read as a copy.
     """
     if attempt.status != OK:
         return False
@@ -151,21 +153,32 @@ def copied(exercise: Exercise, attempt: Attempt, position: int, learner: str, va
         got = from_plain(attempt.value)
     except Exception:  # a forged record: judged wrong elsewhere, never a copy
         return False
-    same_value = close(rtol=1e-9, atol=1e-12)
-    holders = set()
+    references = {}
     for other, cases in variants.cases.items():
-        if position >= len(cases.get(exercise.id, ())):
-            continue
-        case, _ = cases[exercise.id][position]
-        want = variants.answers.get(exercise.id, {}).get(case_key(case))
-        if want is not None and _matches(same_value, got, want):
-            holders.add(other)
-    return len(holders) == 1 and learner not in holders
+        if position < len(cases.get(exercise.id, ())):
+            case, _ = cases[exercise.id][position]
+            want = variants.answers.get(exercise.id, {}).get(case_key(case))
+            if want is not None:
+                references[other] = from_plain(want)
+    if learner not in references or len(references) < 3:
+        return False
+    parts = exercise.parts if isinstance(got, dict) and all(isinstance(r, dict) for r in references.values()) else ()
+    pieces = [(lambda value, part=part: value.get(part)) for part in parts] or [lambda value: value]
+    for piece in pieces:
+        mine = piece(got)
+        if _same(mine, piece(references[learner])):
+            continue  # this part is right: nothing copied here
+        values = [piece(reference) for reference in references.values()]
+        distinct = sum(not any(_same(v, w) for w in values[:i]) for i, v in enumerate(values))
+        holders = [other for other, reference in references.items() if _same(mine, piece(reference))]
+        if len(holders) == 1 and distinct >= 0.9 * len(values):
+            return True
+    return False
 
 
-def _matches(comparator, got: Any, want: Any) -> bool:
+def _same(got: Any, want: Any) -> bool:
     try:
-        return comparator(got, from_plain(want)).ok
+        return close(rtol=1e-9, atol=1e-12)(got, want).ok
     except Exception:
         return False
 
