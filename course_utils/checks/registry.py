@@ -10,13 +10,13 @@ import difflib
 import hashlib
 import inspect
 
-from . import (data_quality, features, imbalance, initialization, losses, normalization, optimizers, pinn,
+from . import (clinic, data_quality, features, imbalance, initialization, losses, normalization, optimizers, pinn,
                regularization, start, transfer, validation)
 from .engine import Exercise
 
 # In course order: one module per lab.
 TOPICS = (start, data_quality, normalization, initialization, losses, validation, imbalance, regularization,
-          optimizers, pinn, transfer, features)
+          optimizers, pinn, transfer, features, clinic)
 
 EXERCISES: dict[str, Exercise] = {}
 TOPIC_OF: dict[str, object] = {}  # exercise id -> the module that defines it
