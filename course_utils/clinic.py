@@ -176,6 +176,8 @@ class _Config:
     shuffle: bool = True
     blank: float = 0.0
     duplicates: float = 0.0
+    dropout: float = 0.2
+    clip: float | None = None
 
 
 def _healthy_config(seed: int, task: str = DIGITS, batch_norm: bool | None = None) -> _Config:
@@ -193,7 +195,7 @@ _BUGS: dict[str, Callable[[_Config], _Config]] = {
     "train_test_duplicates": lambda c: replace(c, duplicates=0.3),
     "softmax_dim0": lambda c: replace(c, softmax=0),
     "softmax_before_cross_entropy": lambda c: replace(c, softmax=1),
-    "batchnorm_small_batch": lambda c: replace(c, batch_norm=True, batch_size=4, epochs=2),
+    "batchnorm_small_batch": lambda c: replace(c, batch_size=4, epochs=2),
     "train_serve_skew": lambda c: replace(c, serve="raw"),
     "lr_too_high": lambda c: replace(c, lr=c.lr * (100.0 if c.task == DIGITS else 60.0)),
     "lr_too_low": lambda c: replace(c, lr=c.lr * 1e-4),
@@ -201,9 +203,9 @@ _BUGS: dict[str, Callable[[_Config], _Config]] = {
     "eval_mode_forgotten": lambda c: replace(c, eval_mode=False),
     "labels_shuffled_apart": lambda c: replace(c, labels_apart=True),
     "wrong_class_order": lambda c: replace(c, test_order=False),
-    "unnormalized_inputs": lambda c: replace(c, normalize="none", batch_norm=False),
-    "dead_relus_bad_init": lambda c: replace(c, init="dead", batch_norm=False),
-    "exploding_init": lambda c: replace(c, init="large", batch_norm=False),
+    "unnormalized_inputs": lambda c: replace(c, normalize="none"),
+    "dead_relus_bad_init": lambda c: replace(c, init="dead"),
+    "exploding_init": lambda c: replace(c, init="large"),
     "detached_pinn_derivative": lambda c: replace(c, keep_graph=False),
     "scheduler_per_batch": lambda c: replace(c, scheduler="batch"),
     "augmentation_on_test": lambda c: replace(c, augment_test=True),
@@ -213,13 +215,17 @@ _BUGS: dict[str, Callable[[_Config], _Config]] = {
     "blank_samples": lambda c: replace(c, blank=0.25),
 }
 
+#: the bugs that need a BatchNorm layer, or its absence (BatchNorm would hide them), to happen
+_BATCH_NORM = {"batchnorm_small_batch": True, "dead_relus_bad_init": False, "unnormalized_inputs": False,
+               "exploding_init": False}
+
 #: what each fix sets back (a fix that is not the bug's own leaves the bug in place)
 _REPAIRS: dict[str, Callable[[_Config, _Config], _Config]] = {
     FIX_SCALER_ON_TRAIN: lambda c, h: replace(c, normalize="train") if c.normalize == "all" else c,
     FIX_DEDUPLICATE: lambda c, h: replace(c, duplicates=0.0),
     FIX_SOFTMAX_DIM: lambda c, h: replace(c, softmax=None) if c.softmax == 0 else c,
     FIX_NO_SOFTMAX: lambda c, h: replace(c, softmax=None) if c.softmax == 1 else c,
-    FIX_BIGGER_BATCH: lambda c, h: replace(c, batch_size=max(c.batch_size, 32), epochs=h.epochs),
+    FIX_BIGGER_BATCH: lambda c, h: replace(c, batch_size=h.batch_size, epochs=h.epochs) if c.batch_size < 16 else c,
     FIX_SAME_PIPELINE: lambda c, h: replace(c, serve="same"),
     FIX_LOWER_LR: lambda c, h: replace(c, lr=h.lr) if c.lr > h.lr else c,
     FIX_HIGHER_LR: lambda c, h: replace(c, lr=h.lr) if c.lr < h.lr else c,
@@ -236,6 +242,11 @@ _REPAIRS: dict[str, Callable[[_Config, _Config], _Config]] = {
     FIX_SHUFFLE: lambda c, h: replace(c, shuffle=True),
     FIX_LESS_DECAY: lambda c, h: replace(c, weight_decay=h.weight_decay),
     FIX_DROP_BLANK: lambda c, h: replace(c, blank=0.0),
+    # the decoys do what they say, and repair nothing
+    "clip the gradients": lambda c, h: replace(c, clip=1.0),
+    "train for more epochs": lambda c, h: replace(c, epochs=2 * c.epochs),
+    "add dropout": lambda c, h: replace(c, dropout=0.5),
+    "use a bigger network": lambda c, h: replace(c, hidden=2 * c.hidden),
 }
 
 
@@ -244,7 +255,7 @@ def _config(seed: int, kind: str | None) -> tuple[_Config, _Config]:
     rng = np.random.default_rng([int(seed), 5])
     tasks = KINDS[kind].tasks if kind else (DIGITS,)
     task = tasks[0] if len(tasks) == 1 else (HEAT if rng.random() < 1 / 3 else DIGITS)
-    healthy = _healthy_config(seed, task)
+    healthy = _healthy_config(seed, task, _BATCH_NORM.get(kind))
     return (_BUGS[kind](healthy) if kind else healthy), healthy
 
 
@@ -328,14 +339,13 @@ def _build(config: _Config, healthy: _Config) -> Run:
 def _retrain(config: _Config, healthy: _Config, fix: str) -> Run:
     if fix not in FIXES:
         raise ValueError(f"unknown fix {fix!r}: one of clinic.FIXES")
-    repair = _REPAIRS.get(fix, lambda c, h: c)
-    return _build(repair(config, healthy), healthy)
+    return _build(_REPAIRS[fix](config, healthy), healthy)
 
 
 def repaired(seed: int, kind: str, fix: str) -> bool:
     """Whether ``fix`` turns the broken configuration of ``seed`` back into the healthy one."""
     config, healthy = _config(seed, kind)
-    return _REPAIRS.get(fix, lambda c, h: c)(config, healthy) == healthy
+    return _REPAIRS[fix](config, healthy) == healthy
 
 
 # -- digits ---------------------------------------------------------------------------------------------
@@ -409,7 +419,7 @@ def _digits_model(c: _Config) -> nn.Module:
     layers: list[nn.Module] = [nn.Linear(64, c.hidden)]
     if c.batch_norm:
         layers.append(nn.BatchNorm1d(c.hidden))
-    layers += [nn.ReLU(), nn.Dropout(0.2), nn.Linear(c.hidden, 10)]
+    layers += [nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(c.hidden, 10)]
     if c.softmax is not None:
         layers.append(nn.Softmax(dim=c.softmax))
     model = nn.Sequential(*layers)
@@ -430,7 +440,8 @@ def _optimizer(model: nn.Module, c: _Config) -> torch.optim.Optimizer:
         optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
-    optimizer.scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5 if c.task == DIGITS else 0.7)
+    gamma = 0.5 if c.task == DIGITS else 0.7
+    optimizer.scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=gamma)
     return optimizer
 
 
@@ -469,6 +480,8 @@ def _build_digits(c: _Config) -> Run:
             optimizer.zero_grad()
         loss = loss_terms(model, batch)["cross_entropy"]
         loss.backward()
+        if c.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         optimizer.step()
         if c.scheduler == "batch" and getattr(optimizer, "scheduler", None) is not None:
             optimizer.scheduler.step()
@@ -613,6 +626,8 @@ def _build_heat(c: _Config) -> Run:
             optimizer.zero_grad()
         loss = sum(loss_terms(model, batch).values())
         loss.backward()
+        if c.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         optimizer.step()
         if c.scheduler == "batch" and getattr(optimizer, "scheduler", None) is not None:
             optimizer.scheduler.step()

@@ -53,8 +53,8 @@ def leak_scan(run) -> dict[str, float]:
     """Duplicates: the share of validation and test rows found in the training split, and the share of
     training rows that repeat another training row."""
     X_train = run.split("train")[0]
-    return {"val": duplicate_share(X_train, run.split("val")[0]), "test": duplicate_share(X_train, run.split("test")[0]),
-            "train": duplicate_share(X_train)}
+    return {name: duplicate_share(X_train, run.split(name)[0]) for name in ("val", "test")} | {
+        "train": duplicate_share(X_train)}
 
 
 # -- lab 02: what the inputs look like after the pipeline ------------------------------------------------------
