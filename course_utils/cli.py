@@ -293,8 +293,8 @@ def _grade_on_cluster(args: argparse.Namespace, submitted: Path, submissions: li
 
 def _late_options(args: argparse.Namespace, submitted: Path) -> tuple:
     """``--late-policy``, ``--due`` and ``--gradebook`` checked before grading: (policy, due_of, gradebook URL)."""
-    from course_utils.grading.gradebook import database_url
-    from course_utils.grading.late import LatePolicy, due_dates
+    from course_utils.grading.gradebook import database_url, due_dates
+    from course_utils.grading.late import LatePolicy
 
     course_dir = Path(args.course_dir).resolve() if args.course_dir else submitted.parent
     url = None
@@ -313,7 +313,9 @@ def _after_grading(args: argparse.Namespace, submitted: Path, graded: list, poli
         from course_utils.grading.gradebook import course_id_of, write_gradebook
 
         course_id = args.course_id if args.course_id is not None else course_id_of(course_dir)
-        write_gradebook(url, graded, course_dir, course_id=course_id,
+        from course_utils.grading.late import parse_time
+
+        write_gradebook(url, graded, course_dir, course_id=course_id, due=parse_time(args.due) if args.due else None,
                         log=lambda message: print(message, file=sys.stderr))
 
 

@@ -178,6 +178,7 @@ def build_course(course_dir: Path) -> None:
             released = nbformat.read(course_dir / "release" / "ps1" / f"{name}.ipynb", as_version=4)
             nbformat.write(solve(released, answers, extra if name == "problem1" else ()), folder / f"{name}.ipynb")
         (folder / "timestamp.txt").write_text(TIMESTAMPS[student])
+        (folder / "submission_secret.txt").write_text(f"secret-of-{student}")   # as nbgrader collect leaves it
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -277,3 +278,93 @@ def test_feedback_page_per_notebook_without_hidden_tests(both):
     page = Path(both.out) / "feedback" / "bob" / "ps1" / "problem1.html"
     text = page.read_text()
     assert "correct_squares" in text and "squares(10)" not in text
+
+
+# -- round trip with nbgrader's gradebook, late policy --------------------------------------------------
+
+LATE_POLICY = "per-day:10,cutoff:48"
+
+
+def grade_into_gradebook(folder: Path) -> dict:
+    """course grade --gradebook (on a course whose gradebook nbgrader never filled: the cells are recorded
+    by course grade), with a late policy; then nbgrader export, generate_feedback and release_feedback."""
+    course_dir = folder / "course"
+    build_course(course_dir)
+    (course_dir / "gradebook.db").unlink()
+    out = folder / "grades"
+    ours = course("grade", str(course_dir / "submitted"), "--source", str(course_dir / "source"), "--out", str(out),
+                  "--workers", "2", "--timeout", "120", "--gradebook", "--late-policy", LATE_POLICY, "--due", DUE)
+    steps = {"grade": run_result(ours)}
+    steps["export"] = run_result(nbgrader(course_dir, "export", "--to", str(folder / "nbgrader_grades.csv")))
+    steps["generate_feedback"] = run_result(nbgrader(course_dir, "generate_feedback", "ps1", "--force"))
+    steps["release_feedback"] = run_result(nbgrader(course_dir, "release_feedback", "ps1"))
+    exported = read_rows(folder / "nbgrader_grades.csv")
+    released = sorted(p.name for p in (course_dir / "exchange" / "demo" / "feedback").glob("*.html"))
+    feedback = sorted(str(p.relative_to(course_dir / "feedback")) for p in (course_dir / "feedback").rglob("*")
+                      if p.is_file())
+    return {"steps": steps, "rows": read_rows(out / "grades.csv"), "exported": exported, "released": released,
+            "feedback": feedback, "course": str(course_dir), "out": str(out)}
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory, worker_id):
+    return SimpleNamespace(**once_per_run(tmp_path_factory, worker_id, "nbgrader_round_trip", grade_into_gradebook))
+
+
+def test_nbgrader_takes_over_from_the_gradebook(round_trip):
+    for name, step in round_trip.steps.items():
+        assert step["returncode"] == 0, (name, step["stderr"][-3000:])
+    assert len(round_trip.exported) == len(STUDENTS)
+    assert len(round_trip.released) == 2 * len(STUDENTS)     # one feedback page per notebook, in the exchange
+    assert "bob/ps1/timestamp.txt" in round_trip.feedback and "bob/ps1/problem1.html" in round_trip.feedback
+
+
+def test_gradebook_scores_are_course_grade_scores(round_trip, both):
+    """What nbgrader exports from the gradebook course grade wrote: our points, hence nbgrader autograde's."""
+    from nbgrader.api import Gradebook
+
+    ours = ours_by_cell(round_trip.rows)
+    with Gradebook(f"sqlite:///{Path(round_trip.course) / 'gradebook.db'}", "demo") as gradebook:
+        for student in STUDENTS:
+            for name in ("problem1", "problem2"):
+                for grade in gradebook.find_submission_notebook(name, "ps1", student).grades:
+                    row = ours[f"{student}/{name}/{grade.name}"]
+                    assert grade.auto_score == (float(row["points"]) if row["points"] else None), (student, grade)
+                    assert grade.needs_manual_grade == (row["status"].endswith("needs manual grading")
+                                                        or "needs manual grading," in row["message"])
+                    if student in HONEST:
+                        assert [grade.auto_score, grade.needs_manual_grade] == both.theirs[
+                            f"{student}/{name}/{grade.name}"][:2]
+
+
+def late_rows(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(r["student"], r["notebook"]): r for r in rows if r["exercise"] == "late penalty"}
+
+
+def test_late_policy_in_grades_csv_feedback_and_gradebook(round_trip):
+    late = late_rows(round_trip.rows)
+    assert {student for student, _ in late} == {"bob", "dave"}           # alice and carol were on time
+    earned = {key: sum(float(r["points"] or 0) for r in round_trip.rows if (r["student"], r["notebook"]) == key
+                       and r["exercise"] != "late penalty") for key in late}
+    bob = late[("bob", "problem1")]                                       # 24.5 h late: two started days, 20 %
+    assert float(bob["points"]) == pytest.approx(-0.2 * earned[("bob", "problem1")]) and bob["status"] == "late"
+    assert "24.5 h after the due date" in bob["message"]
+    assert float(late[("dave", "problem2")]["points"]) == -earned[("dave", "problem2")]   # 70 h > cutoff: zero
+    page = (Path(round_trip.out) / "feedback" / "bob" / "ps1" / "problem1.html").read_text()
+    assert "24.5 h after the due date" in page and "late penalty" in page
+    exported = {r["student_id"]: r for r in round_trip.exported}
+    bob_total = earned[("bob", "problem1")] + earned[("bob", "problem2")]
+    assert float(exported["bob"]["late_submission_penalty"]) == pytest.approx(0.2 * bob_total)
+    assert float(exported["bob"]["score"]) == pytest.approx(0.8 * bob_total)
+    assert float(exported["alice"]["late_submission_penalty"]) == 0
+
+
+def test_no_late_policy_by_default(both):
+    assert not late_rows(both.rows)   # no --due and no due date in the gradebook: nothing is late
+
+
+def test_late_policy_options_are_checked(tmp_path):
+    (tmp_path / "submitted" / "a").mkdir(parents=True)
+    for policy in ("per-week:3", "per-day:0", "per-day:x", "zero,cutoff:3"):
+        result = course("grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out"), "--late-policy", policy)
+        assert result.returncode == 2 and "late policy" in result.stderr, policy

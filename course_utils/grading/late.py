@@ -32,7 +32,6 @@ import datetime
 import math
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Callable
 
 from course_utils.grading.files import NotRegular, TooLarge, read_under
@@ -143,35 +142,3 @@ def late_penalty(rows) -> float | None:
     """The late penalty among a notebook's rows (a positive number), None if it was not late."""
     found = [row.points for row in rows if row.exercise == LATE_ROW and row.status == Lateness.LATE]
     return -found[0] if found else None
-
-
-def due_dates(due: str | None, gradebook_url: str | None) -> Callable[[str, str], datetime.datetime | None]:
-    """``due_of(assignment, student)``: ``--due`` if given, else the gradebook's (with the student's
-    extension), else None."""
-    fixed = parse_time(due) if due else None
-    cache: dict[tuple[str, str], datetime.datetime | None] = {}
-
-    def due_of(assignment: str, student: str) -> datetime.datetime | None:
-        if fixed is not None or not gradebook_url:
-            return fixed
-        if (assignment, student) not in cache:
-            cache[(assignment, student)] = _gradebook_due(gradebook_url, assignment, student)
-        return cache[(assignment, student)]
-
-    return due_of
-
-
-def _gradebook_due(url: str, assignment: str, student: str) -> datetime.datetime | None:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        return None
-    with Gradebook(url) as gradebook:
-        try:
-            found = gradebook.find_assignment(assignment)
-        except MissingEntry:
-            return None
-        try:
-            return gradebook.find_submission(assignment, student).duedate
-        except MissingEntry:
-            return found.duedate
