@@ -6,10 +6,10 @@ that it loses points and gets its hint, and checks that every hint rule of
 every exercise is reached by at least one entry.
 """
 
-from . import (data_quality, features, imbalance, initialization, losses, normalization, optimizers, pinn,
+from . import (clinic, data_quality, features, imbalance, initialization, losses, normalization, optimizers, pinn,
                regularization, start, transfer, validation)
 
 WRONG = {}
 for _lab in (start, data_quality, normalization, initialization, losses, validation, imbalance, regularization,
-             optimizers, pinn, transfer, features):
+             optimizers, pinn, transfer, features, clinic):
     WRONG.update(_lab.WRONG)
