@@ -67,3 +67,95 @@ def test_each_learner_gets_their_own_cases_and_exercises_that_do_not_vary_keep_t
     assert [hidden for _, hidden in ada[EXERCISE.id]] == [False, True]        # hidden cases vary too
     seeds = {case["seed"] for variant in (ada, bob) for case, _ in variant[EXERCISE.id]}
     assert len(seeds) == 4 and ada == learner_cases(expected, "ada", registry)
+
+
+# -- a class graded on its own learners' variants ---------------------------------------------------------
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from course_utils.checks.registry import EXERCISES as REGISTRY
+from course_utils.grading.grade import load_lab
+from course_utils.grading.variants import COPIED, class_variants, varying
+from test_grading import solved
+
+POOL = ("ada", "bao", "chidi", "dana", "emile", "fatou", "gus", "hana")
+
+
+def decision_lab():
+    """The first lab (in course order) with a decision exercise that varies per learner."""
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        lab = load_lab(path, log=lambda message: None)
+        for exercise_id in varying(lab.exercises):
+            if "decision" in REGISTRY[exercise_id].parts:
+                return path, lab, exercise_id
+    pytest.skip("no lab has a decision exercise that varies per learner")
+
+
+
+
+
+def hard_coded(nb, exercise_id: str, value) -> nbformat.NotebookNode:
+    """The notebook with the function checked by ``exercise_id`` replaced by one returning ``value``."""
+    test_index = next(i for i, c in enumerate(nb.cells) if f'check("{exercise_id}"' in c.source)
+    name = nb.cells[test_index].source.split(f'check("{exercise_id}",', 1)[1].split(")")[0].strip()
+    for cell in reversed(nb.cells[:test_index]):
+        if f"def {name}(" in cell.source and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = f"def {name}(*args, **kwargs):\n    return {value!r}\n"
+            return nb
+    raise AssertionError(f"no solution cell defines {name}")
+
+
+@pytest.mark.xdist_group("variants")
+def test_a_class_is_graded_on_each_learners_own_variant_and_a_copy_is_named(tmp_path):
+    path, lab, exercise_id = decision_lab()
+    cache = tmp_path / "cache"
+    variants = class_variants(lab.source, lab.expected, POOL, cwd=path.parent, name=str(path), timeout=600,
+                              cache=cache / "course" / "variants")
+    first = lambda learner: variants.answers[exercise_id][case_key(variants.cases[learner][exercise_id][0][0])][
+        "decision"]
+    # three learners whose first cases call for three different decisions (the copy must be unambiguous)
+    chosen = []
+    for learner in POOL:
+        if all(repr(first(learner)) != repr(first(other)) for other in chosen):
+            chosen.append(learner)
+    assert len(chosen) >= 3, f"{exercise_id}: the variants of {POOL} call for fewer than 3 different decisions"
+    author, honest, copier = chosen[:3]
+
+    submitted = tmp_path / "submitted"
+    for learner in (author, honest):
+        (submitted / learner).mkdir(parents=True)
+        nbformat.write(solved(path), submitted / learner / path.name)
+    (submitted / copier).mkdir(parents=True)
+    nbformat.write(hard_coded(solved(path), exercise_id, first(author)), submitted / copier / path.name)
+    source = tmp_path / "source"
+    source.mkdir()
+    os.symlink(path, source / path.name)
+    (source / "answers").mkdir()
+    os.symlink(path.parent / "answers" / f"{path.stem}.json", source / "answers" / f"{path.stem}.json")
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONWARNINGS": "ignore"}
+    command = [str(Path(sys.executable).with_name("course")), "grade", str(submitted), "--source", str(source),
+               "--out", str(tmp_path / "out"), "--timeout", "120"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env)
+    assert result.returncode == 0, result.stderr
+    rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
+    for learner in (author, honest):
+        mine = [r for (student, _), r in rows.items() if student == learner]
+        assert mine and all(r["status"] == "passed" for r in mine), mine
+    copy = rows[(copier, exercise_id)]
+    assert float(copy["points"]) < float(copy["max_points"]) and COPIED in copy["message"], copy
+    # each learner's feedback shows the cases of their own variant
+    pages = {learner: next((tmp_path / "out" / "feedback" / learner).rglob("*.html")).read_text()
+             for learner in (author, honest)}
+    for learner, page in pages.items():
+        public = variants.cases[learner][exercise_id][0][0]
+        assert f"seed={public['seed']}" in page
+    assert variants.cases[author][exercise_id][0][0] != variants.cases[honest][exercise_id][0][0]

@@ -112,13 +112,16 @@ def class_variants(source: nbformat.NotebookNode, expected: dict[str, list[tuple
 
 
 def looped(source: nbformat.NotebookNode, varied: list[str], learners: list[str]) -> nbformat.NotebookNode:
-    """The solution with each test cell of a varying exercise run once per learner, in turn.
+    """The solution with each test cell of a varying exercise run once per learner, in turn (the cell's
+    own source stays as it is, for the first learner, so that it is still found as that exercise's test).
 
     >>> test_cell = nbformat.v4.new_code_cell('check("demo.k", k)', metadata={"nbgrader": {"grade": True}})
     >>> nb = nbformat.v4.new_notebook(cells=[test_cell])
-    >>> print(looped(nb, ["demo.k"], ["ada"]).cells[0].source)  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(looped(nb, ["demo.k"], ["ada", "bob"]).cells[0].source)  # doctest: +NORMALIZE_WHITESPACE
     import os as _course_os
-    for _course_learner in ['ada']:
+    _course_os.environ['COURSE_LEARNER'] = 'ada'
+    check("demo.k", k)
+    for _course_learner in ['bob']:
         _course_os.environ['COURSE_LEARNER'] = _course_learner
         exec(compile('check("demo.k", k)', '<test cell>', 'exec'))
     _course_os.environ.pop('COURSE_LEARNER', None)
@@ -130,7 +133,9 @@ def looped(source: nbformat.NotebookNode, varied: list[str], learners: list[str]
         cell = nb.cells[index]
         cell.source = "\n".join([
             "import os as _course_os",
-            f"for _course_learner in {learners!r}:",
+            f"_course_os.environ[{LEARNER_ENV!r}] = {learners[0]!r}",
+            cell.source,
+            f"for _course_learner in {learners[1:]!r}:",
             f"    _course_os.environ[{LEARNER_ENV!r}] = _course_learner",
             f"    exec(compile({cell.source!r}, '<test cell>', 'exec'))",
             f"_course_os.environ.pop({LEARNER_ENV!r}, None)",
