@@ -258,13 +258,18 @@ class Sandbox:
         package = package_folder()
         kernel_env = scrubbed_environment(SCRATCH, {"PYTHONPATH": str(package.parent), **env})
         if self.kernels == WARM:
-            zygote = self.zygote()
             limits = self.limits
 
             def spawn(argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> warm.Child:
-                return zygote.spawn(env, fds, Path(connection_file).read_text(), data_mb=limits.data_mb,
-                                    tmp_mb=limits.tmp_mb, shm_mb=limits.shm_mb, arguments=argv[2:],
-                                    joined=session.join)
+                for attempt in (1, 2):  # a zygote that died (killed by someone) is replaced once
+                    zygote = self.zygote()
+                    try:
+                        return zygote.spawn(env, fds, Path(connection_file).read_text(), data_mb=limits.data_mb,
+                                            tmp_mb=limits.tmp_mb, shm_mb=limits.shm_mb, arguments=argv[2:],
+                                            joined=session.join)
+                    except (OSError, RuntimeError):
+                        if attempt == 2 or zygote.alive():
+                            raise
 
             return KernelLaunch(argv=["warm-kernel", "{connection_file}"], env=kernel_env,
                                 connection_file=connection_file, ipc_prefix=str(workdir / "k"),
