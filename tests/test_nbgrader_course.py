@@ -368,3 +368,48 @@ def test_late_policy_options_are_checked(tmp_path):
     for policy in ("per-week:3", "per-day:0", "per-day:x", "zero,cutoff:3"):
         result = course("grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out"), "--late-policy", policy)
         assert result.returncode == 2 and "late policy" in result.stderr, policy
+
+
+# -- exports for an LMS ----------------------------------------------------------------------------------
+
+def export(round_trip, tmp_path, form: str) -> tuple[list[list[str]], str]:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name,id,sis_user_id,section\nalice,Alice A,101,S-1,A\nbob,Bob B,102,S-2,A\n"
+                      "carol,Carol C,103,S-3,B\nerin,Erin E,105,S-5,B\n")
+    result = course("export", round_trip.out, "--format", form, "--roster", str(roster), "--out",
+                    str(tmp_path / f"{form}.csv"))
+    assert result.returncode == 0, result.stderr
+    return list(csv.reader((tmp_path / f"{form}.csv").open(encoding="utf-8"))), result.stderr
+
+
+def notebook_totals(rows: list[dict]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for row in rows:
+        found[row["student"]] = found.get(row["student"], 0.0) + float(row["points"] or 0)
+    return found
+
+
+def test_canvas_export_keyed_by_the_roster(round_trip, tmp_path):
+    table, notes = export(round_trip, tmp_path, "canvas")
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ps1"]
+    assert table[1] == ["Points Possible", "", "", "", "", "9.5"]
+    by_id = {row[1]: row for row in table[2:]}
+    totals = notebook_totals(round_trip.rows)
+    assert by_id["101"][:3] == ["Alice A", "101", "S-1"] and float(by_id["101"][5]) == totals["alice"] == 6.5
+    assert float(by_id["102"][5]) == pytest.approx(totals["bob"])            # after the late penalty
+    assert by_id["105"][5] == ""                                              # in the roster, nothing graded
+    assert "dave" not in {row[0] for row in table} and "not in the roster: dave" in notes
+    assert "pending manual grading" in notes
+
+
+def test_long_and_wide_exports(round_trip, tmp_path):
+    table, _ = export(round_trip, tmp_path, "long")
+    assert table[0] == ["student", "name", "id", "assignment", "points", "max_points", "late_penalty",
+                        "pending_manual_points"]
+    rows = {row[0]: row for row in table[1:]}
+    assert len(table) == 1 + len(STUDENTS)                                    # one per student and assignment
+    assert rows["alice"][1:4] == ["Alice A", "101", "ps1"] and rows["alice"][7] == "3"  # essay (2) and task (1)
+    assert float(rows["bob"][6]) > 0 and rows["dave"][2] == ""
+    table, _ = export(round_trip, tmp_path, "wide")
+    assert table[0] == ["student", "name", "id", "ps1", "total", "max_total"]
+    assert {row[0] for row in table[1:]} == set(STUDENTS) | {"erin"}
