@@ -176,7 +176,7 @@ EXERCISES = [
     Exercise(
         "clinic.dead_share", "Count the dead ReLUs of a fresh model (probe)", 2,
         cases=({"seed": 1, "kind": "dead_relus_bad_init"}, {"seed": 3, "kind": "unnormalized_inputs"},
-               {"seed": 4, "kind": "lr_too_low"}),
+               {"seed": 4, "kind": "label_noise"}),
         varies=("seed",), arguments=_run_arguments, observe=lambda result, kwargs: as_float(result, "one share"),
         compare=close(rtol=1e-6, atol=1e-6), answer="one number: the share of dead units, between 0 and 1",
         hints=(when(_like_dead("zero outputs"), "you counted zero outputs; a unit is dead when it is zero on "
