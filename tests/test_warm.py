@@ -95,8 +95,13 @@ def test_nothing_of_a_submission_survives_it_or_reaches_the_next_fork(tmp_path):
         assert sleeping_daemons() == []  # gone with the first kernel's namespace
         second = run_cell(box, SECOND, tmp_path / "second")
         assert box.zygote() is zygote and zygote.alive()  # the same zygote served both, unharmed
+        zygote.process.kill()  # a zygote killed between two notebooks is replaced
+        zygote.process.wait()
+        third = run_cell(box, SECOND, tmp_path / "third")
+        assert box.zygote() is not zygote
     finally:
         box.close()
+    assert third["files"] == [] and third["mean"] == 2.0
     assert not first["init_root"]  # the init (outside the kernel's user namespace) cannot be looked into
     assert second["files"] == [] and not second["environment"] and not second["patched"]
     assert second["mean"] == 2.0 and second["processes"] == [1, 2]
