@@ -129,12 +129,13 @@ def executing_grades(dask_worker) -> list[str]:
     return sorted(str(task.key) for task in dask_worker.state.executing if str(task.key).startswith(KEY_PREFIX))
 
 
-def busy_worker(client, workers: dict[str, subprocess.Popen], seen: dict) -> subprocess.Popen | None:
-    """The worker process that has been grading the same notebook for two looks in a row, if any."""
+def busy_worker(client, workers: dict[str, subprocess.Popen], seen: dict) -> tuple | None:
+    """``(process, address, keys)`` of a worker that has been grading the same notebook for two looks in a
+    row, if any."""
     for address, keys in client.run(executing_grades).items():
         name = client.scheduler_info()["workers"].get(address, {}).get("name")
         if keys and seen.get(address) == keys and name in workers:
-            return workers[name]
+            return workers[name], address, keys
         seen[address] = keys
     return None
 
@@ -158,16 +159,19 @@ def on_dask(class_folder, cluster) -> dict:
     try:
         with Client(cluster["address"], timeout=60) as client:
             seen: dict = {}
-            busy = wait_for(lambda: busy_worker(client, cluster["workers"], seen), 300,
-                            "a worker to start grading a notebook")
+            busy, address, keys = wait_for(lambda: busy_worker(client, cluster["workers"], seen), 300,
+                                           "a worker to start grading a notebook")
             os.killpg(busy.pid, signal.SIGKILL)  # the worker and its nanny: gone for good, mid-notebook
             busy.wait()
-        returncode = run.wait(timeout=300)
+            returncode = run.wait(timeout=300)
+            # where each of those notebooks ran afterwards: the scheduler's and the live workers' logs
+            ran_on = {key: {entry[0] for entry in client.story(key) if entry[0] != "scheduler"} for key in keys}
     finally:
         if run.poll() is None:
             run.kill()
     print(f"dask, 2 workers, one killed: {time.perf_counter() - start:.1f} s")
-    return {"returncode": returncode, "log": log.read_text(), "out": class_folder / "dask", "killed": busy}
+    return {"returncode": returncode, "log": log.read_text(), "out": class_folder / "dask", "killed": busy,
+            "killed_address": address, "ran_on": ran_on}
 
 
 def rows(text: str) -> list[dict]:
@@ -191,6 +195,8 @@ def test_a_worker_killed_mid_notebook_costs_only_a_retry(local, on_dask, cluster
     again by the other worker, and the gradebook (the local one, byte for byte, above) has every notebook
     once."""
     assert on_dask["killed"].returncode == -signal.SIGKILL
+    for key, workers in on_dask["ran_on"].items():  # graded again, by the other worker
+        assert workers and on_dask["killed_address"] not in workers, (key, workers)
     assert [w.poll() is None for w in cluster["workers"].values()].count(True) == 1
     keys = [(r["student"], r["notebook"], r["exercise"]) for r in rows((on_dask["out"] / "grades.csv").read_text())]
     assert len(keys) == len(set(keys)) and sorted(keys) == sorted((r["student"], r["notebook"], r["exercise"])
