@@ -36,18 +36,30 @@ def nbgrader_meta(cell) -> dict:
 
 
 def replace_solutions(source: str) -> str:
-    """Replace each ``### BEGIN/END SOLUTION`` region by the nbgrader code stub."""
-    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, lambda indent: [indent + s for s in CODE_STUB])
+    """Replace each ``### BEGIN/END SOLUTION`` region by the nbgrader code stub (nbgrader's own code,
+    once :func:`check_regions` found the markers balanced)."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    check_regions(source, BEGIN_SOLUTION, END_SOLUTION)
+    cell = nbformat.v4.new_code_cell(source)
+    ClearSolutions()._replace_solution_region(cell, "python")
+    return cell.source
 
 
 def remove_hidden_tests(source: str) -> str:
-    """Drop every ``### BEGIN/END HIDDEN TESTS`` region, markers included."""
-    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent: []).rstrip("\n")
+    """Drop every ``### BEGIN/END HIDDEN TESTS`` region, markers included (nbgrader's own code, once
+    :func:`check_regions` found the markers balanced)."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    check_regions(source, BEGIN_HIDDEN, END_HIDDEN)
+    cell = nbformat.v4.new_code_cell(source)
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    return cell.source.rstrip("\n")
 
 
-def _replace_regions(source: str, begin: str, end: str, replacement) -> str:
-    """Replace every ``begin``..``end`` region (markers included) by ``replacement(indent)`` lines."""
-    out: list[str] = []
+def check_regions(source: str, begin: str, end: str) -> None:
+    """Raise :class:`MarkupError` unless every ``begin`` has its ``end``, unnested: stricter than nbgrader,
+    which lets an ``end`` without ``begin`` pass, and says which marker is wrong."""
     inside = False
     for line in source.split("\n"):
         marker = line.strip()
@@ -55,32 +67,30 @@ def _replace_regions(source: str, begin: str, end: str, replacement) -> str:
             if inside:
                 raise MarkupError(f"nested {begin}")
             inside = True
-            out += replacement(line[: len(line) - len(line.lstrip())])
         elif marker == end:
             if not inside:
                 raise MarkupError(f"{end} without {begin}")
             inside = False
-        elif not inside:
-            out.append(line)
     if inside:
         raise MarkupError(f"{begin} is never closed")
-    return "\n".join(out)
 
 
 def exercise_notebook(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
-    """The learner version of a lab: solutions replaced, hidden tests removed, outputs cleared."""
-    nb = copy.deepcopy(solution)
-    for cell in nb.cells:
+    """The learner version of a lab, by nbgrader's own preprocessors (``ClearSolutions``,
+    ``ClearHiddenTests``, ``ClearOutput``), as ``nbgrader generate_assignment`` makes it: solutions
+    replaced, hidden tests removed, outputs cleared. The markers are checked first (:func:`check_regions`)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
+
+    for cell in solution.cells:
         meta = nbgrader_meta(cell)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        if meta.get("solution"):
-            cell.source = MARKDOWN_STUB if cell.cell_type == "markdown" else replace_solutions(cell.source)
-        elif BEGIN_SOLUTION in cell.source:
+        if not meta.get("solution") and BEGIN_SOLUTION in cell.source:
             raise MarkupError(f"cell {meta.get('grade_id', '?')!r} has a solution region but is not "
                               "an nbgrader solution cell")
-        cell.source = remove_hidden_tests(cell.source)
+        check_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION)
+        check_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN)
+    nb, resources = copy.deepcopy(solution), {}
+    for preprocessor in (ClearSolutions, ClearHiddenTests, ClearOutput):
+        nb, resources = preprocessor().preprocess(nb, resources)
     nb.metadata["course"] = {"generated_from": source_name, "cells_sha256": cells_digest(nb)}
     return nb
 
