@@ -237,3 +237,27 @@ def test_each_submission_gets_one_result_whatever_arrives_twice(class_folder):
     assert received[0][1].submission == submissions[0]  # the grader's own submission, path included
     assert received[2][1].rows[0].status.value == "grader error"
     assert "the cluster could not grade it: KeyError" in received[2][1].rows[0].message
+
+
+def test_a_task_key_names_one_grading(class_folder):
+    """The same notebook graded the same way always has the same key (a resubmitted task is the same task);
+    other bytes, another learner, another lab or other settings make another key."""
+    from course_utils.grading.cluster import LAB_PREFIX, Settings, lab_digest, package_digest, task_key
+    from course_utils.grading.collect import collect
+    from course_utils.grading.grade import lab_or_reason, prepare
+    from course_utils.grading.limits import Limits
+
+    submissions, _ = collect(class_folder / "submitted", class_folder / "sources")
+    sub = next(s for s in submissions if s.student == "ann" and s.notebook == "00_warmup")
+    lab = lab_or_reason(sub.source)
+    task, package, settings = prepare(sub, lab), package_digest(), Settings(timeout=60)
+    lab_key = LAB_PREFIX + lab_digest(lab)
+    key = task_key(task, lab_key, settings, package)
+    assert key == task_key(prepare(sub, lab_or_reason(sub.source)), LAB_PREFIX + lab_digest(lab), Settings(timeout=60),
+                           package_digest())
+    others = [task_key(dataclasses.replace(task, data=task.data + b" "), lab_key, settings, package),
+              task_key(dataclasses.replace(task, submission=dataclasses.replace(sub, student="bob")), lab_key, settings,
+                       package),
+              task_key(task, LAB_PREFIX + "0" * 64, settings, package),
+              task_key(task, lab_key, Settings(Limits(memory_mb=1024), timeout=60), package)]
+    assert len({key, *others}) == 5
