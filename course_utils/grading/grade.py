@@ -333,7 +333,13 @@ def _cell_messages(errors: list[CellError], test_cells: set[int]) -> dict[int, s
 
 def _row(sub: Submission, result: ExerciseResult, status: Status | Outcome, tamper: Note | None,
          notes: list[Note]) -> Row:
-    message = _message(result)
+    return noted_row(sub, result.exercise, result.points, result.max_points, status, _message(result), tamper, notes)
+
+
+def noted_row(sub: Submission, exercise: str, points: float | None, max_points: float, status: Status | Outcome,
+              message: str, tamper: Note | None, notes: list[Note]) -> Row:
+    """A gradebook row whose message carries the notes; with tampering (of this exercise's test, or of the
+    whole notebook) its status is ``tampered`` and the message says what it would have been."""
     tampering = [str(note) for note in ([tamper] if tamper else []) + [n for n in notes if n.tampering]]
     if tampering:
         message = f"{status}, graded on the instructor's tests; " + "; ".join(tampering) + (
@@ -342,8 +348,7 @@ def _row(sub: Submission, result: ExerciseResult, status: Status | Outcome, tamp
     other = [str(note) for note in notes if not note.tampering]
     if other:
         message = "; ".join(other + ([message] if message else []))
-    return Row(sub.student, sub.assignment, sub.notebook, result.exercise, result.points, result.max_points,
-               status, message)
+    return Row(sub.student, sub.assignment, sub.notebook, exercise, points, max_points, status, message)
 
 
 def _message(result: ExerciseResult) -> str:
