@@ -451,6 +451,40 @@ def _digits_loss(c: _Config, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor
     return F.cross_entropy(out, y)
 
 
+def _training_step(c: _Config, loss_terms: Callable) -> Callable[..., float]:
+    """One step as the run's loop does it: the bugs of the training step live here."""
+
+    def step(model, optimizer, batch):
+        model.train()
+        if c.zero_grad:
+            optimizer.zero_grad()
+        loss = sum(loss_terms(model, batch).values())
+        loss.backward()
+        if c.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), c.clip)
+        optimizer.step()
+        if c.scheduler == "batch" and getattr(optimizer, "scheduler", None) is not None:
+            optimizer.scheduler.step()
+        return float(loss.detach())
+
+    return step
+
+
+def _monitored_step(step, model, optimizer, batch) -> tuple[float, float]:
+    """(the loss, the update/weight ratio of the first weight matrix) of one step."""
+    before = _first_weight(model).detach().clone()
+    loss = step(model, optimizer, batch)
+    return loss, float((_first_weight(model).detach() - before).norm() / (before.norm() + 1e-12))
+
+
+def _record_monitors(monitors: dict, model: nn.Module, hidden: torch.Tensor, ratios: list, dead: torch.Tensor):
+    monitors["update_ratio"].append(float(np.median(ratios)))
+    monitors["activation_mean"].append(float(hidden.mean()))
+    monitors["activation_std"].append(float(hidden.std()))
+    monitors["dead_share"].append(float(dead))
+    monitors["weight_norm"].append(_weight_norm(model))
+
+
 def _first_weight(model: nn.Module) -> torch.Tensor:
     return next(p for p in model.parameters() if p.dim() == 2)
 
@@ -474,18 +508,7 @@ def _build_digits(c: _Config) -> Run:
         X, y = batch
         return {"cross_entropy": _digits_loss(c, model(X), y)}
 
-    def step(model, optimizer, batch):
-        model.train()
-        if c.zero_grad:
-            optimizer.zero_grad()
-        loss = loss_terms(model, batch)["cross_entropy"]
-        loss.backward()
-        if c.clip:
-            nn.utils.clip_grad_norm_(model.parameters(), c.clip)
-        optimizer.step()
-        if c.scheduler == "batch" and getattr(optimizer, "scheduler", None) is not None:
-            optimizer.scheduler.step()
-        return float(loss.detach())
+    step = _training_step(c, loss_terms)
 
     def predict(model, X):
         if c.eval_mode:
@@ -528,20 +551,16 @@ def _build_digits(c: _Config) -> Run:
             batch = (Xtr[order[start:start + c.batch_size]], ytr[label_order[start:start + c.batch_size]])
             if len(batches) < 3:
                 batches.append(batch)
-            before = _first_weight(model).detach().clone()
-            losses.append(step(model, optimizer, batch))
-            ratios.append(float((_first_weight(model).detach() - before).norm() / (before.norm() + 1e-12)))
+            loss, ratio = _monitored_step(step, model, optimizer, batch)
+            losses.append(loss)
+            ratios.append(ratio)
         if c.scheduler == "epoch":
             optimizer.scheduler.step()
         hidden = _hidden_outputs(model, probe_batch)
         history["train_loss"].append(float(np.mean(losses)))
         history["val_loss"].append(eval_loss(model, Xva, yva))
         history["val_metric"].append(evaluate(model, "val"))
-        monitors["update_ratio"].append(float(np.median(ratios)))
-        monitors["activation_mean"].append(float(hidden.mean()))
-        monitors["activation_std"].append(float(hidden.std()))
-        monitors["dead_share"].append(float((hidden.amax(dim=0) <= 0).float().mean()))
-        monitors["weight_norm"].append(_weight_norm(model))
+        _record_monitors(monitors, model, hidden, ratios, (hidden.amax(dim=0) <= 0).float().mean())
         log.append(f"epoch {epoch + 1}/{c.epochs}  train loss {history['train_loss'][-1]:.4g}  val loss "
                    f"{history['val_loss'][-1]:.4g}  val accuracy {history['val_metric'][-1]:.3f}")
     log.append(f"test accuracy {evaluate(model, 'test'):.3f}")
@@ -620,18 +639,7 @@ def _build_heat(c: _Config) -> Run:
         initial = ((model(torch.cat([x0, torch.zeros_like(x0)], 1)) + torch.sin(math.pi * x0)) ** 2).mean()
         return {"initial": initial, "residual": residual}
 
-    def step(model, optimizer, batch):
-        model.train()
-        if c.zero_grad:
-            optimizer.zero_grad()
-        loss = sum(loss_terms(model, batch).values())
-        loss.backward()
-        if c.clip:
-            nn.utils.clip_grad_norm_(model.parameters(), c.clip)
-        optimizer.step()
-        if c.scheduler == "batch" and getattr(optimizer, "scheduler", None) is not None:
-            optimizer.scheduler.step()
-        return float(loss.detach())
+    step = _training_step(c, loss_terms)
 
     xs, ts = np.meshgrid(np.linspace(-1, 1, 41), np.linspace(0, 1, 21))
     grid = torch.tensor(np.stack([xs.ravel(), ts.ravel()], 1), dtype=torch.float32)
@@ -670,9 +678,7 @@ def _build_heat(c: _Config) -> Run:
             draw += 1
             if len(batches) < 3:
                 batches.append(batch)
-            before = _first_weight(model).detach().clone()
-            step(model, optimizer, batch)
-            ratios.append(float((_first_weight(model).detach() - before).norm() / (before.norm() + 1e-12)))
+            ratios.append(_monitored_step(step, model, optimizer, batch)[1])
         if c.scheduler == "epoch":
             optimizer.scheduler.step()
         terms = {k: float(v.detach()) for k, v in loss_terms(model, _heat_points(c, 10_000)).items()}
@@ -681,11 +687,7 @@ def _build_heat(c: _Config) -> Run:
             history[f"{k}_loss"].append(v)
         history["val_metric"].append(evaluate(model, "val"))
         hidden = _hidden_outputs(model, grid[:128])
-        monitors["update_ratio"].append(float(np.median(ratios)))
-        monitors["activation_mean"].append(float(hidden.mean()))
-        monitors["activation_std"].append(float(hidden.std()))
-        monitors["dead_share"].append(float((hidden.abs() > 0.99).float().mean()))  # saturated tanh units
-        monitors["weight_norm"].append(_weight_norm(model))
+        _record_monitors(monitors, model, hidden, ratios, (hidden.abs() > 0.99).float().mean())  # saturated tanh
         log.append(f"epoch {epoch + 1}/{c.epochs}  loss {history['train_loss'][-1]:.4g}  (initial "
                    f"{terms['initial']:.3g}, residual {terms['residual']:.3g})  "
                    f"relative L2 {history['val_metric'][-1]:.3f}")
