@@ -11,7 +11,7 @@ from alternatives import RIGHT
 from conftest import ROOT
 from course_utils.checks.engine import OK, attempt, case_key, grade, vary
 from course_utils.checks.registry import EXERCISES as REGISTRY
-from course_utils.experiments import data_quality, start
+from course_utils.experiments import data_quality, normalization, start
 from course_utils.vault import BudgetSpent
 
 LEARNERS = ("ada", "bob", "cy", "dee", "eve")
@@ -23,6 +23,8 @@ DECISIONS = {
     "data.relabel_first": ("01_data_quality", "relabel_first",
                            lambda case: data_quality.ranked(case["seed"])[:data_quality.relabel_problem(case["seed"])["budget"]]),
     "data.leak_threshold": ("01_data_quality", "leak_threshold", data_quality.acceptable_thresholds),
+    "norm.choose_scaling": ("02_normalization", "choose_scaling", normalization.acceptable_scalings),
+    "norm.representation": ("02_normalization", "choose_representation", normalization.acceptable_representations),
 }
 
 
@@ -125,3 +127,21 @@ def test_report_opens_the_test_set_and_logs_the_threshold():
     assert 0 < score <= 1 and vault.log()[0]["candidate"] == 0.5
     with pytest.raises(ValueError, match="removes every test item"):
         report(1e9)
+
+
+# -- lab 02 ----------------------------------------------------------------------------------------------
+
+def test_scaling_helps_when_the_large_features_are_noise_and_hurts_when_they_carry_the_class():
+    """Seed 4: informative features ten times larger than the noise ones; seed 5: a hundred times smaller."""
+    for seed, best in ((4, "none"), (5, "minmax")):
+        right = normalization.scaling_right(seed)
+        worse = {"none": "standard", "minmax": "none"}[best]
+        assert right[best].mean() - right[worse].mean() > 0.1
+        assert worse not in normalization.acceptable_scalings({"seed": seed})
+
+
+def test_polar_wins_on_rings_and_loses_on_a_line():
+    assert normalization.representation_problem(4)["radial"] == 1.0
+    assert normalization.acceptable_representations({"seed": 4}) == ["polar"]
+    assert normalization.representation_problem(2)["radial"] == 0.0
+    assert normalization.acceptable_representations({"seed": 2}) == ["cartesian"]

@@ -1,6 +1,10 @@
 """Exercises of lab 02, normalization & input representation (``solutions/02_normalization.ipynb``).
 
-Ids: ``norm.standardize``, ``norm.whitening``, ``norm.polar``, ``norm.one_hot``, ``norm.relative_contrast``.
+Ids: ``norm.standardize``, ``norm.whitening``, ``norm.choose_scaling``, ``norm.representation``.
+
+The last two are decision exercises on per-learner data (:mod:`course_utils.experiments.normalization`):
+the scaling for a nearest-neighbour classifier and the coordinates for a linear model, each chosen on
+validation with the test set opened once for the final choice.
 
 Cases are seeds and sizes; ``arguments`` builds the arrays. A whitening matrix is right in many ways
 (any rotation of a whitening matrix whitens too), so it is judged by what it does: the covariance of
@@ -12,10 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils.experiments import normalization as lab
+
 from .compare import close
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .values import AnswerError, as_array, as_float, describe, to_plain
+from .start import choice_of
+from .values import AnswerError, as_array, describe, to_plain
 
 
 def _arrays(value) -> list:
@@ -104,70 +112,13 @@ def _whitening_like(case: dict, slip: str) -> list:
     return _whitened_covariance(W, {"X": X})
 
 
-# -- norm.polar ----------------------------------------------------------------------------------------
+# -- norm.choose_scaling and norm.representation (decisions) ----------------------------------------------
 
-def _points_arguments(case: dict) -> dict:
-    rng = np.random.default_rng(case["seed"])
-    angle = rng.uniform(-np.pi, np.pi, case["n"])
-    radius = rng.uniform(0.5, 3, case["n"])
-    return {"X": np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])}
+def _decided_unsupported(choice: str, acceptable):
+    """A hint test: the learner chose ``choice`` and the evidence does not support it."""
+    return lambda got, want, case: (isinstance(got, dict) and got["decision"] == choice
+                                    and choice not in acceptable(case))
 
-
-def _polar_like(case: dict, slip: str) -> list:
-    X = _points_arguments(case)["X"]
-    r = np.hypot(X[:, 0], X[:, 1])
-    theta = np.arctan2(X[:, 1], X[:, 0])
-    if slip == "atan":
-        with np.errstate(divide="ignore"):
-            theta = np.arctan(X[:, 1] / X[:, 0])
-    elif slip == "degrees":
-        theta = np.degrees(theta)
-    elif slip == "swapped":
-        return _arrays(np.column_stack([theta, r]))
-    elif slip == "squared radius":
-        r = r ** 2
-    return _arrays(np.column_stack([r, theta]))
-
-
-# -- norm.one_hot --------------------------------------------------------------------------------------
-
-def _categories_arguments(case: dict) -> dict:
-    rng = np.random.default_rng(case["seed"])
-    return {"values": rng.choice(case["categories"], case["n"]).tolist()}
-
-
-def _one_hot_like(case: dict, slip: str):
-    values = _categories_arguments(case)["values"]
-    if slip == "appearance":
-        order = list(dict.fromkeys(values))
-    else:
-        order = sorted(set(values))
-    codes = np.array([order.index(v) for v in values])
-    if slip == "ordinal":
-        return codes.tolist()
-    return _arrays(np.eye(len(order))[codes])
-
-
-# -- norm.relative_contrast ----------------------------------------------------------------------------
-
-def _cloud_arguments(case: dict) -> dict:
-    rng = np.random.default_rng(case["seed"])
-    return {"X": rng.uniform(0, 1, (case["n"], case["d"])), "query": rng.uniform(0, 1, case["d"])}
-
-
-def _contrast_like(case: dict, slip: str) -> float:
-    a = _cloud_arguments(case)
-    d = np.linalg.norm(a["X"] - a["query"], axis=1)
-    if slip == "squared":
-        d = d ** 2
-    if slip == "ratio":
-        return float(d.max() / d.min())
-    return float((d.max() - d.min()) / d.min())
-
-
-POLAR = "an (n, 2) array: columns r and θ"
-ONE_HOT = "an (n, k) array of 0s and 1s, one column per distinct category"
-CONTRAST = "one number: (d_max - d_min) / d_min"
 
 EXERCISES = (
     Exercise(
@@ -218,56 +169,45 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="norm.polar",
-        title="Polar coordinates",
-        points=1,
-        cases=({"seed": 0, "n": 12}, {"seed": 1, "n": 30}),
-        compare=close(rtol=1e-6, atol=1e-9),
-        arguments=_points_arguments,
-        observe=lambda result, kwargs: _matrix(result, POLAR),
-        answer=POLAR,
-        hints=(
-            like(lambda want, case: _polar_like(case, "atan"),
-                 "arctan(y / x) cannot tell opposite quadrants apart (and fails at x = 0): use np.arctan2(y, x)"),
-            like(lambda want, case: _polar_like(case, "degrees"), "keep the angle in radians"),
-            like(lambda want, case: _polar_like(case, "swapped"), "the columns are swapped: radius first, then angle"),
-            like(lambda want, case: _polar_like(case, "squared radius"),
-                 "that is the squared radius: take the square root (np.hypot)"),
-        ),
-    ),
-    Exercise(
-        id="norm.one_hot",
-        title="One-hot encoding",
+        id="norm.choose_scaling",
+        title="Choose the scaling for nearest neighbours on validation",
         points=2,
-        cases=({"seed": 0, "n": 10, "categories": ["red", "green", "blue"]},
-               {"seed": 1, "n": 15, "categories": ["small", "medium", "large", "huge"]}),
-        compare=close(rtol=0),
-        arguments=_categories_arguments,
-        observe=lambda result, kwargs: _matrix(result, ONE_HOT),
-        answer=ONE_HOT,
+        cases=({"seed": 4}, {"seed": 5}),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.scaling_lab(case["seed"]))),
+        observe=observe_decision("scaling", convert=choice_of(lab.SCALINGS, "scaling")),
+        compare={"decision": supported(lab.acceptable_scalings, what="scaling"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'scaling': 'none', 'minmax' or 'standard', 'test': the test accuracy of that model}",
         hints=(
-            like(lambda want, case: _one_hot_like(case, "ordinal"),
-                 "those are ordinal codes (one integer per category): they invent an order and distances "
-                 "between categories. Return one 0/1 column per category"),
-            like(lambda want, case: _one_hot_like(case, "appearance"),
-                 "the columns follow the order of first appearance; sort the distinct categories, so that the "
-                 "same category always gets the same column"),
+            when(_decided_unsupported("standard", lab.acceptable_scalings),
+                 "scaling is not always right: here the features with the large scales carry the information, "
+                 "and equalizing the scales lets the uninformative ones (or an outlier-stretched scale) drown it "
+                 "in the distances. Trust the validation accuracy, not the habit"),
+            when(_decided_unsupported("none", lab.acceptable_scalings),
+                 "without scaling, the features with the largest scales decide every distance, and here they "
+                 "are noise: compare the scalings on validation"),
         ),
     ),
     Exercise(
-        id="norm.relative_contrast",
-        title="Relative contrast of distances (the curse of dimensionality)",
-        points=1,
-        cases=({"seed": 0, "n": 200, "d": 2}, {"seed": 1, "n": 200, "d": 100}),
-        compare=close(rtol=1e-4),  # in 1-D, d_min is tiny and its float32 rounding shows; the slips differ by far more
-        arguments=_cloud_arguments,
-        observe=lambda result, kwargs: as_float(result, CONTRAST),
-        answer=CONTRAST,
+        id="norm.representation",
+        title="Cartesian or polar inputs for a linear model",
+        points=2,
+        cases=({"seed": 4}, {"seed": 2}),
+        varies=("seed",),
+        arguments=lambda case: {"vault": lab.representation_lab(case["seed"])},
+        observe=observe_decision("representation", convert=choice_of(lab.REPRESENTATIONS, "representation")),
+        compare={"decision": supported(lab.acceptable_representations, what="representation"),
+                 "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'representation': 'cartesian' or 'polar', 'test': the test accuracy of that model}",
         hints=(
-            like(lambda want, case: _contrast_like(case, "squared"),
-                 "those are squared distances: take the Euclidean distance (the square root)"),
-            like(lambda want, case: _contrast_like(case, "ratio"),
-                 "that is d_max / d_min; the relative contrast is (d_max − d_min) / d_min"),
+            when(_decided_unsupported("cartesian", lab.acceptable_representations),
+                 "the class here depends on the distance to the origin: no line in (x, y) separates rings, a "
+                 "threshold on r does. Compare both representations on validation"),
+            when(_decided_unsupported("polar", lab.acceptable_representations),
+                 "the boundary here is a line in (x, y), which is a curve in (r, θ): polar coordinates are not "
+                 "always better. Compare both representations on validation"),
         ),
     ),
 )

@@ -1,10 +1,10 @@
 """Correct implementations of lab 02's exercises, written another way than the reference solution."""
 
 import numpy as np
-import pandas as pd
 import torch
-from scipy.spatial.distance import cdist
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import StandardScaler
 
 
 def standardize_sklearn(X_train, X_test):
@@ -35,49 +35,49 @@ def whitening_svd(X):
     return vt.T * (np.sqrt(len(X)) / singular)
 
 
-def polar_complex(X):
-    z = X[:, 0] + 1j * X[:, 1]
-    return np.stack([np.abs(z), np.angle(z)], axis=1)
+def choose_scaling_refit(vault, fit):
+    """Scores by accuracy_score in another order; the winner trained again for the test (4 of 6 trainings)."""
+    X_val, y_val = vault.val
+    scores = [(accuracy_score(y_val, fit(name).predict(X_val)), name) for name in ("standard", "minmax", "none")]
+    best = max(scores)[1]
+    return {"scaling": np.str_(best), "test": vault.test(fit(best), candidate=best)}
 
 
-def polar_torch_list(X):
-    """torch.atan2 and a square root; a list of [r, θ] lists."""
-    points = torch.as_tensor(X)
-    r = points.pow(2).sum(dim=1).sqrt()
-    theta = torch.atan2(points[:, 1], points[:, 0])
-    return [[float(a), float(b)] for a, b in zip(r, theta)]
+class PolarLogistic:
+    """A hand-made model on raw points: polar features in degrees, standardized with the training
+    statistics, scikit-learn's logistic regression; its own predict for raw points."""
+
+    def __init__(self, polar):
+        self.polar = polar
+
+    def features(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if not self.polar:
+            return X
+        return np.column_stack([np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2), np.degrees(np.arctan2(X[:, 1], X[:, 0]))])
+
+    def fit(self, X, y):
+        F = self.features(X)
+        self.mean, self.std = F.mean(axis=0), F.std(axis=0)
+        self.model = LogisticRegression(C=10.0).fit((F - self.mean) / self.std, y)
+        return self
+
+    def predict(self, X):
+        return self.model.predict((self.features(X) - self.mean) / self.std)
 
 
-def one_hot_pandas(values):
-    """pandas.get_dummies sorts the categories: a DataFrame of booleans."""
-    return pd.get_dummies(pd.Series(values))
-
-
-def one_hot_sklearn(values):
-    """OneHotEncoder's default output, a SciPy sparse matrix."""
-    return OneHotEncoder().fit_transform(np.asarray(values).reshape(-1, 1))
-
-
-def one_hot_torch(values):
-    categories, codes = np.unique(values, return_inverse=True)
-    return torch.nn.functional.one_hot(torch.as_tensor(codes.ravel()), num_classes=len(categories))
-
-
-def relative_contrast_cdist(X, query):
-    d = cdist(X, query[None, :])[:, 0]
-    return (d.max() - d.min()) / d.min()
-
-
-def relative_contrast_float32(X, query):
-    d = torch.linalg.vector_norm(torch.as_tensor(X, dtype=torch.float32)
-                                 - torch.as_tensor(query, dtype=torch.float32), dim=1)
-    return d.max() / d.min() - 1
+def choose_representation_by_hand(vault):
+    X_val, y_val = vault.val
+    models = {polar: PolarLogistic(polar).fit(*vault.train) for polar in (False, True)}
+    accuracy = {polar: np.mean(model.predict(X_val) == y_val) for polar, model in models.items()}
+    polar = accuracy[True] > accuracy[False]
+    name = "polar" if polar else "cartesian"
+    return {"representation": name, "test": vault.test(models[polar], candidate=name)}
 
 
 RIGHT = {
     "norm.standardize": [standardize_sklearn, standardize_torch],
     "norm.whitening": [whitening_zca, whitening_svd],
-    "norm.polar": [polar_complex, polar_torch_list],
-    "norm.one_hot": [one_hot_pandas, one_hot_sklearn, one_hot_torch],
-    "norm.relative_contrast": [relative_contrast_cdist, relative_contrast_float32],
+    "norm.choose_scaling": [choose_scaling_refit],
+    "norm.representation": [choose_representation_by_hand],
 }

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from course_utils.vault import CHOSE_ON_TEST, NOT_REPORTED, PEEKED
+
 
 def _standardize(stats_from="train", ddof=0, variance=False, guard=True):
     def standardize(X_train, X_test):
@@ -30,28 +32,56 @@ def _whitening(how):
     return whitening
 
 
-def _polar(how):
+SCALINGS = ("none", "minmax", "standard")
+
+
+def _scaling_always(name):
+    def choose_scaling(vault, fit):
+        return {"scaling": name, "test": vault.test(fit(name), candidate=name)}
+    return choose_scaling
+
+
+def _scaling_on_test(vault, fit):
+    scores = {name: vault.test(fit(name), candidate=name) for name in SCALINGS}
+    best = max(scores, key=scores.get)
+    return {"scaling": best, "test": scores[best]}
+
+
+def _scaling_peek(vault, fit):
+    """Chooses on validation but reports the test score of 'standard' whatever the choice."""
+    models = {name: fit(name) for name in SCALINGS}
+    X_val, y_val = vault.val
+    best = max(models, key=lambda name: np.mean(models[name].predict(X_val) == y_val))
+    other = "standard" if best != "standard" else "none"
+    return {"scaling": best, "test": vault.test(models[other], candidate=other)}
+
+
+def _representation(choose):
+    """A pipeline per representation; ``choose(scores_on_validation, vault, models)`` -> the answer."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
     def polar(X):
-        x, y = X[:, 0], X[:, 1]
-        r, theta = np.hypot(x, y), np.arctan2(y, x)
-        if how == "atan":
-            theta = np.arctan(y / x)
-        elif how == "degrees":
-            theta = np.degrees(theta)
-        elif how == "squared":
-            r = x ** 2 + y ** 2
-        elif how == "swapped":
-            return np.column_stack([theta, r])
-        return np.column_stack([r, theta])
-    return polar
+        return np.column_stack([np.hypot(X[:, 0], X[:, 1]), np.arctan2(X[:, 1], X[:, 0])])
+
+    def choose_representation(vault):
+        models = {"cartesian": make_pipeline(StandardScaler(), LogisticRegression()),
+                  "polar": make_pipeline(FunctionTransformer(polar), StandardScaler(), LogisticRegression())}
+        for model in models.values():
+            model.fit(*vault.train)
+        return choose(vault, models)
+    return choose_representation
 
 
-def _one_hot(how):
-    def one_hot(values):
-        order = list(dict.fromkeys(values)) if how == "appearance" else sorted(set(values))
-        codes = np.array([order.index(v) for v in values])
-        return codes if how == "ordinal" else np.eye(len(order))[codes]
-    return one_hot
+def _always(name):
+    return lambda vault, models: {"representation": name, "test": vault.test(models[name], candidate=name)}
+
+
+def _on_test(vault, models):
+    scores = {name: vault.test(model, candidate=name) for name, model in models.items()}
+    best = max(scores, key=scores.get)
+    return {"representation": best, "test": scores[best]}
 
 
 WRONG = {
@@ -70,23 +100,18 @@ WRONG = {
         (_whitening("transposed"), "the matrix is transposed"),
         (lambda X: (X - X.mean(axis=0)) @ _whitening("right")(X), "expected W, a d × d array of shape"),
     ],
-    "norm.polar": [
-        (_polar("atan"), "np.arctan2"),
-        (_polar("degrees"), "radians"),
-        (_polar("swapped"), "the columns are swapped"),
-        (_polar("squared"), "the squared radius"),
-        (lambda X: (np.hypot(X[:, 0], X[:, 1]), np.arctan2(X[:, 1], X[:, 0])), "expected an (n, 2) array"),
+    "norm.choose_scaling": [
+        (_scaling_always("standard"), "scaling is not always right"),
+        (_scaling_always("none"), "without scaling, the features with the largest scales"),
+        (_scaling_on_test, CHOSE_ON_TEST),
+        (_scaling_peek, PEEKED),
+        (lambda vault, fit: {"scaling": "robust"}, "expected the scaling, one of 'none', 'minmax', 'standard'"),
     ],
-    "norm.one_hot": [
-        (_one_hot("ordinal"), "ordinal codes"),
-        (_one_hot("appearance"), "order of first appearance"),
-        (lambda values: (row for row in _one_hot("right")(values)), "a generator"),
-    ],
-    "norm.relative_contrast": [
-        (lambda X, query: (lambda d: (d.max() - d.min()) / d.min())(((X - query) ** 2).sum(axis=1)),
-         "squared distances"),
-        (lambda X, query: (lambda d: d.max() / d.min())(np.linalg.norm(X - query, axis=1)), "d_max / d_min"),
-        (lambda X, query: np.linalg.norm(X - query, axis=1), "expected one number: (d_max - d_min) / d_min"),
-        (lambda points, query: 1.0, "keep the template's parameter names"),
+    "norm.representation": [
+        (_representation(_always("cartesian")), "no line in (x, y) separates rings"),
+        (_representation(_always("polar")), "polar coordinates are not always better"),
+        (_representation(_on_test), CHOSE_ON_TEST),
+        (_representation(lambda vault, models: {"representation": max(models, key=lambda name: models[name].score(
+            *vault.val))}), NOT_REPORTED),
     ],
 }
