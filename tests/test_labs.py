@@ -1,5 +1,6 @@
 """Every lab: references get full marks, untouched exercises get 0, known-wrong code gets its hint."""
 
+import copy
 import json
 
 import nbformat
@@ -101,3 +102,39 @@ def test_grading_compares_records_outside_the_kernel(tmp_path):
     (result,) = grade_records([("init.he_std", 3)], [], answers, {3: "NameError: name 'he_std' is not defined"})
     assert result.status == "error" and result.message == "NameError: name 'he_std' is not defined"
     assert read_records(tmp_path / "missing.jsonl") == []
+
+
+LEARNER_IDS = ("ada", "bao", "chidi", "dana", "émile")   # five learners, one with a non-ASCII id
+
+
+@pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.stem)
+def test_reference_solution_gets_full_marks_on_every_learners_variant(notebook):
+    """The solution runs on five learners' variants (one run, as the grader does it) and every answer it
+    gives is judged right: for decision exercises the comparator computes what the evidence supports by
+    itself, so this is the reference's decision meeting an independent judge on new data."""
+    from course_utils.checks.engine import Attempt, judge
+    from course_utils.grading.grade import load_lab
+    from course_utils.grading.markup import remove_hidden_tests
+    from course_utils.grading.variants import class_variants, varying
+
+    lab = load_lab(notebook, log=lambda message: None)
+    varied = varying(lab.exercises)
+    if not varied:
+        pytest.skip(f"{notebook.stem} has no exercise that varies per learner")
+    # the public cases of five variants (the hidden ones vary the same way; the class test grades them)
+    public_only = copy.deepcopy(lab.source)
+    for cell in public_only.cells:
+        cell.source = remove_hidden_tests(cell.source) if cell.cell_type == "code" else cell.source
+    public = {ex: [(case, hidden) for case, hidden in cases if not hidden] for ex, cases in lab.expected.items()}
+    variants = class_variants(public_only, public, LEARNER_IDS, cwd=notebook.parent, name=str(notebook),
+                              timeout=600, cache=None)
+    for exercise_id in varied:
+        exercise = REGISTRY[exercise_id]
+        seen = set()
+        for learner in LEARNER_IDS:
+            for case, hidden in variants.cases[learner][exercise_id]:
+                want = variants.answers[exercise_id][case_key(case)]
+                verdict = judge(exercise, case, Attempt("ok", want), want, hidden=hidden)
+                assert verdict.status == PASSED, (exercise_id, learner, case, verdict.message)
+                seen.add(case_key(case))
+        assert len(seen) > len(public[exercise_id]), f"{exercise_id}: the learners' cases are all the same"
