@@ -1,7 +1,9 @@
 """Exercises of lab 03, weight initialization (``solutions/03_initialization.ipynb``).
 
-Ids: ``init.xavier_std``, ``init.he_std``, ``init.fans``, ``init.init_mlp``,
-``init.activation_stds``, ``init.diagnose``.
+Ids: ``init.xavier_std``, ``init.he_std``, ``init.init_mlp``, ``init.activation_stds``,
+``init.diagnose``, and two decisions: ``init.choose_gain`` (a gain for an activation the learner
+measures) and ``init.choose_scheme`` (a scheme chosen on validation over seeds, test reported once).
+The decisions' harnesses and evidence are in :mod:`course_utils.experiments.initialization`.
 """
 
 from __future__ import annotations
@@ -11,17 +13,16 @@ import math
 import numpy as np
 
 from ..diagnosis import DIAGNOSES, diagnose, saturated_share
-from .compare import Verdict, close, exact, label
+from ..experiments import initialization as lab
+from ..vault import same
+from .compare import Verdict, close, label
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
+from .values import AnswerError, as_float, describe, to_plain
 
 SQRT2 = math.sqrt(2.0)
 SQRT3 = math.sqrt(3.0)
-
-
-def _fan_in_out(shape) -> tuple[int, int]:
-    receptive_field = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[1] * receptive_field, shape[0] * receptive_field
 
 
 def _mlp_arguments(case: dict) -> dict:
@@ -203,6 +204,57 @@ def _distinct(case: dict, wrong, right) -> bool:
     return any(abs(wrong(i, o) / right(i, o) - 1) > 0.2 for i, o in zip(sizes[:-1], sizes[1:]))
 
 
+# -- init.choose_gain ----------------------------------------------------------------------------------
+
+GAIN = "one of measure.gains: the gain you choose (a number, or a dict {\"gain\": ...})"
+
+
+def _gain_observe(result, kwargs) -> float:
+    """The chosen gain, which must be one of the grid's."""
+    choice = result.get("gain", result) if isinstance(result, dict) else result
+    if isinstance(choice, dict):
+        raise AnswerError("expected a dict with the key 'gain' (your decision), got the keys "
+                          + ", ".join(map(repr, list(choice)[:5])))
+    gain = as_float(choice, GAIN)
+    if not any(same(gain, g) for g in lab.GAINS):
+        raise AnswerError(f"{gain:g} is not one of measure.gains: choose from the grid")
+    return next(g for g in lab.GAINS if same(gain, g))
+
+
+def _gain_direction(sign: int):
+    """A hint test: the chosen gain is not supported and the signal grows (sign 1) or shrinks (-1) with it."""
+    def test(got, want, case):
+        supported_gains = lab.acceptable_gains(case)
+        mean = lab.gain_evidence(case["seed"])[got][0]
+        return not any(same(got, g) for g in supported_gains) and mean * sign > 0
+    return test
+
+
+def _is_gain(value: float):
+    return lambda got, want, case: same(got, value) and not any(same(got, g) for g in lab.acceptable_gains(case))
+
+
+# -- init.choose_scheme --------------------------------------------------------------------------------
+
+def _scheme_arguments(case: dict) -> dict:
+    vault, fit = lab.scheme_lab(case["seed"])
+    return {"vault": vault, "fit": fit}
+
+
+def _scheme(choice) -> str:
+    if not isinstance(choice, str) or choice not in lab.SCHEMES:
+        raise AnswerError(f"the scheme is one of {', '.join(map(repr, lab.SCHEMES))}, got {describe(to_plain(choice))}")
+    return choice
+
+
+def _chose(scheme: str):
+    """A hint test: the decision is ``scheme``, reached by the protocol, and the evidence does not support it."""
+    def test(got, want, case):
+        return (got["decision"] == scheme and got["protocol"] == "followed"
+                and scheme not in lab.acceptable_schemes(case))
+    return test
+
+
 EXERCISES = (
     Exercise(
         id="init.xavier_std",
@@ -244,26 +296,6 @@ EXERCISES = (
                  "that is the bound of He's *uniform* version, sqrt(6/fan_in); the normal std is sqrt(2/fan_in)"),
             like(lambda want, case: 2 / math.sqrt(case["fan_in"]),
                  "the square root must cover the 2 as well: sqrt(2/fan_in), not 2/sqrt(fan_in)"),
-        ),
-    ),
-    Exercise(
-        id="init.fans",
-        title="fan_in and fan_out of a weight tensor",
-        points=2,
-        cases=({"shape": [256, 784]}, {"shape": [10, 100]}, {"shape": [16, 3, 5, 5]}),
-        compare=exact(),
-        arguments=lambda case: {"shape": tuple(case["shape"])},
-        answer="a pair (fan_in, fan_out) of integers",
-        hints=(
-            like(lambda want, case: list(reversed(want)),
-                 "fan_in and fan_out are swapped: PyTorch stores a Linear weight as "
-                 "(out_features, in_features), so fan_in = shape[1] and fan_out = shape[0]"),
-            like(lambda want, case: [case["shape"][1], case["shape"][0]],
-                 "for a convolution weight (out_channels, in_channels, kh, kw) each output sees "
-                 "in_channels * kh * kw inputs: multiply both fans by the receptive field kh * kw"),
-            when(lambda got, want, case: len(case["shape"]) > 2 and close(rtol=0)(got, case["shape"][:2]).ok,
-                 "fan_in and fan_out are swapped, and the receptive field is missing: fan_in = "
-                 "in_channels * kh * kw comes from shape[1], not shape[0]"),
         ),
     ),
     Exercise(
@@ -344,6 +376,54 @@ EXERCISES = (
             when(_diagnose_slip(swapped=True),
                  "vanishing and exploding are swapped: a ratio last / first below 0.1 (stds) or first / last "
                  "below 0.1 (gradient norms) means the signal vanishes"),
+        ),
+    ),
+    Exercise(
+        id="init.choose_gain",
+        title="Choose the gain for an activation you measure",
+        points=1,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=lambda case: {"measure": lab.gain_lab(case["seed"])[1]},
+        observe=_gain_observe,
+        compare=supported(lab.acceptable_gains, what="the gain"),
+        answer=GAIN,
+        hints=(
+            when(_is_gain(round(SQRT2, 3)),
+                 "sqrt(2) = 1.414 is He's gain for a plain ReLU; this activation is another one (another slope "
+                 "for negative inputs, another scale): measure each gain and keep the one whose "
+                 "stds[-1] / stds[0] is closest to 1"),
+            when(_is_gain(1.0),
+                 "a gain of 1 keeps the scale only for a linear layer; this activation changes the scale of "
+                 "what passes through it: measure each gain and keep the one whose stds[-1] / stds[0] is "
+                 "closest to 1"),
+            when(_gain_direction(+1), "with this gain the std grows from the first layer to the last "
+                                      "(exploding): a smaller gain keeps it"),
+            when(_gain_direction(-1), "with this gain the std shrinks from the first layer to the last "
+                                      "(vanishing): a larger gain keeps it"),
+        ),
+    ),
+    Exercise(
+        id="init.choose_scheme",
+        title="Choose an initialization scheme on validation, report test once",
+        points=1,
+        cases=({"seed": 3},),
+        varies=("seed",),
+        arguments=_scheme_arguments,
+        observe=observe_decision("scheme", seeds_needed=lab.SCHEME_SEEDS_NEEDED, candidates=len(lab.SCHEMES),
+                                 convert=_scheme),
+        compare={"decision": supported(lab.acceptable_schemes, what="the scheme"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        timeout=30.0,
+        answer='a dict {"scheme": one of fit.schemes, "test": the test accuracy of that scheme}',
+        hints=(
+            when(_chose("N(0, 0.01)"),
+                 "N(0, 0.01) makes the signal vanish in a deep network: the gradients of the first layers are "
+                 "tiny and the network barely leaves chance. Compare the schemes' mean validation accuracies "
+                 "over the seeds"),
+            when(_chose("N(0, 1)"),
+                 "N(0, 1) ignores the fans: the signal explodes or saturates in a deep network. Compare the "
+                 "schemes' mean validation accuracies over the seeds"),
         ),
     ),
 )

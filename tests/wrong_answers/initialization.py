@@ -54,6 +54,27 @@ def _diagnose_stds_only(stds, saturation, grad_norms):
     return "vanishing" if ratio < 0.1 else "exploding" if ratio > 10 else "healthy"
 
 
+def _choose_scheme(decide=max, seeds=(0, 1, 2), test="chosen", report=True):
+    """The lab's protocol with one thing changed: how the scheme is picked from the mean validation
+    accuracies (``decide``), the seeds, which model the test set is opened for, or no report."""
+    def choose_scheme(vault, fit):
+        X, y = vault.val
+        models, mean = {}, {}
+        for scheme in fit.schemes:
+            models[scheme] = [fit(scheme, seed) for seed in seeds]
+            mean[scheme] = np.mean([(m.predict(X) == y).mean() for m in models[scheme]])
+        if test == "every":  # compares the schemes on the test set
+            scores = {s: vault.test(models[s][0], candidate=s) for s in fit.schemes}
+            best = max(scores, key=scores.get)
+            return {"scheme": best, "test": scores[best]}
+        best = decide(mean, key=mean.get) if decide in (max, min) else decide
+        if not report:
+            return {"scheme": best}
+        shown = best if test == "chosen" else "N(0, 0.01)" if best != "N(0, 0.01)" else "he"
+        return {"scheme": best, "test": vault.test(models[shown][0], candidate=shown)}
+    return choose_scheme
+
+
 WRONG = {
     "init.xavier_std": [
         (lambda fan_in, fan_out: 2 / (fan_in + fan_out), "you returned the variance"),
@@ -67,12 +88,6 @@ WRONG = {
         (lambda fan_in: 2 / fan_in, "you returned the variance"),
         (lambda fan_in: math.sqrt(6 / fan_in), "He's *uniform* version"),
         (lambda fan_in: 2 / math.sqrt(fan_in), "must cover the 2 as well"),
-    ],
-    "init.fans": [
-        (lambda shape: (shape[0] * math.prod(shape[2:]), shape[1] * math.prod(shape[2:])), "are swapped"),
-        (lambda shape: (shape[1], shape[0]), "multiply both fans by the receptive field"),
-        (lambda shape: (shape[0], shape[1]), "are swapped"),  # on a 4-D shape: "..., and the receptive field"
-        (lambda shape: {"fan_in": shape[1], "fan_out": shape[0]}, "expected a pair (fan_in, fan_out)"),
     ],
     "init.init_mlp": [
         (lambda model, scheme: _init_linear(model, (lambda i, o: math.sqrt(2 / (i + o))) if scheme == "he"
@@ -102,5 +117,22 @@ WRONG = {
         (lambda stds, saturation, grad_norms: stds[-1] / stds[0], "expected one of the labels 'vanishing'"),
         (lambda stds, saturation, grad_norms: "dead", "'dead' is not one of 'vanishing', 'exploding', 'saturated'"),
         (lambda stds: "healthy", "keep the template's parameter names"),
+    ],
+    "init.choose_gain": [
+        (lambda measure: {"gain": 1.414}, "He's gain for a plain ReLU"),
+        (lambda measure: 1.0, "a gain of 1 keeps the scale only for a linear layer"),
+        (lambda measure: max(measure.gains), "the std grows from the first layer to the last"),
+        (lambda measure: min(measure.gains), "the std shrinks from the first layer to the last"),
+        (lambda measure: {"gain": 1.3}, "1.3 is not one of measure.gains"),
+        (lambda measure: [measure(g, seed) for g in measure.gains for seed in range(4)], "the budget is 40"),
+    ],
+    "init.choose_scheme": [
+        (_choose_scheme(decide="N(0, 1)"), "N(0, 1) ignores the fans"),
+        (_choose_scheme(decide="N(0, 0.01)"), "N(0, 0.01) makes the signal vanish"),
+        (_choose_scheme(test="every"), "opened the test set for several candidates (choosing on test)"),
+        (_choose_scheme(test="other"), "(peeking)"),
+        (_choose_scheme(seeds=(0,)), "train each candidate with 3 seeds"),
+        (_choose_scheme(report=False), "reported no test score"),
+        (lambda vault, fit: {"scheme": "lecun"}, "the scheme is one of"),
     ],
 }
