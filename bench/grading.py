@@ -4,8 +4,8 @@ kernels, and through a local Dask cluster of 2 workers), and compare.
     .venv/bin/python bench/grading.py [--sizes 24,96] [--large] [--lab 03_initialization] [--workers 2]
 
 Each class (24 and 96 submissions of one lab; 240 more with ``--large``) is a mix: a third solved, a
-third with typical mistakes, a third untouched, plus one notebook that hangs and one whose kernel
-crashes. It is laid out as an nbgrader course folder and graded every way on the same machine, with
+third with typical mistakes, a third untouched, except the first two: one notebook that hangs and one
+whose kernel crashes. It is laid out as an nbgrader course folder and graded every way on the same machine, with
 the same time limit (``--timeout``: nbgrader's per cell, ours per notebook). The table gives seconds,
 notebooks/s and the agreement of each notebook's points with nbgrader's. Before it, the start-up cost
 of one kernel, cold and warm (a one-cell notebook, after the zygote's start). The last line is
@@ -71,9 +71,10 @@ def submission(source: nbformat.NotebookNode, kind: str, index: int) -> nbformat
 
 
 def kinds(size: int) -> list[str]:
-    """A third solved, wrong and untouched; the last two hang and crash."""
+    """A third solved, wrong and untouched, but the first two hang and crash (graded first, a hang costs its
+    time limit on one worker while the others go on; last, the whole run would wait for it)."""
     mix = [("solved", "wrong", "untouched")[i % 3] for i in range(size)]
-    mix[-2:] = ["hang", "crash"]
+    mix[:2] = ["hang", "crash"]
     return mix
 
 
