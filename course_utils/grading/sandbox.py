@@ -17,6 +17,11 @@ kernel runs in its own namespaces:
   namespaces, and dies with the grader;
 * its memory and processes are limited as a whole (:mod:`.limits`).
 
+Kernels start cold (a new interpreter in a new bubblewrap sandbox) or warm:
+forks of a zygote per worker thread that runs in the same view and has
+imported the heavy libraries once, each fork entering namespaces of its own
+that give it exactly the view above (:mod:`.warm`).
+
 The environment is scrubbed: nothing of the instructor's leaks into it.
 Where bubblewrap cannot run (not Linux, or user namespaces disabled, as in
 some Docker and Kubernetes defaults), grading still works, with a warning,
