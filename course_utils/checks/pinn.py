@@ -1,7 +1,7 @@
 """Exercises of lab 09, a physics-informed network for the heat equation (``solutions/09_pinn.ipynb``).
 
 Ids: ``pinn.cosine_coefficients``, ``pinn.series_solution``, ``pinn.periodic_features``,
-``pinn.residual``, ``pinn.initial_loss``, ``pinn.relative_l2``.
+``pinn.residual``, ``pinn.initial_weight``, ``pinn.keep_fix``.
 
 The cases name test functions, seeds and sizes; ``arguments`` builds the arrays, tensors and
 models from them. The hints recompute typical wrong answers from the same inputs.
@@ -10,6 +10,12 @@ Values are not enough where training differentiates through the answer: the peri
 differentiated with respect to x, and the residual's mean square is back-propagated into the model's
 weights and the gradient of every weight compared (a u_xx computed without ``create_graph=True`` has the
 right values and no gradient through the diffusion term).
+
+The last two are decision exercises (:mod:`.decisions`): the learner's function gets a sealed test set
+and a way to train tiny PINNs (:mod:`course_utils.experiments.pinn`, a heat problem drawn from the case's
+seed, which varies per learner); the decision is judged against the choices the validation evidence
+supports, the protocol (choose on validation, three seeds per candidate, open the test set once)
+separately.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ import math
 
 import numpy as np
 
+from course_utils.experiments import pinn as lab
+
 from .compare import close
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
+from .choosing import candidate_among
 from .values import AnswerError, as_array, describe, to_plain
 
 # -- Fourier coefficients and the series solution ----------------------------------------------
@@ -126,7 +136,7 @@ def _features_with(case: dict, factor: float = math.pi, order: str = "interleave
     return np.stack([cos, sin], axis=2).reshape(len(x), -1)
 
 
-# -- residual and initial-condition loss -----------------------------------------------------------
+# -- residual -----------------------------------------------------------------------------------
 
 def _model_and_points(case: dict):
     """A seeded tanh MLP (2 -> width -> width -> 1, float64) and points (x, t) in [-1, 1] x [0, 1]."""
@@ -200,52 +210,13 @@ def _values_right(got, want) -> bool:
     return close(rtol=1e-5, atol=1e-8)(got["values"], want["values"]).ok
 
 
-def _initial_arguments(case: dict) -> dict:
-    model, x, _ = _model_and_points(case)
-    return {"model": model, "x": x}
+# -- decisions ------------------------------------------------------------------------------------
 
-
-def _initial_errors(case: dict, u0=lambda x: np.exp(-(x / 0.1) ** 2), swap: bool = False) -> np.ndarray:
-    """u(x, 0) - u0(x) at the case's points (with a wrong u0, or the columns swapped)."""
-    import torch
-
-    model, x, _ = _model_and_points(case)
-    zeros = torch.zeros_like(x)
-    with torch.no_grad():
-        u = model(torch.cat([zeros, x] if swap else [x, zeros], dim=1)).numpy().reshape(-1)
-    return u - u0(x.numpy().reshape(-1))
-
-
-# -- relative L2 ----------------------------------------------------------------------------------
-
-def _l2_arguments(case: dict) -> dict:
-    """u_exact: the heat solution (k = 0.01) on a small grid; u_pred: it plus seeded noise."""
-    rng = np.random.default_rng(case["seed"])
-    nt, nx = case["shape"] if len(case["shape"]) == 2 else (1, case["shape"][0])
-    x, t = np.linspace(-1, 1, nx), np.linspace(0, 1, nt)
-    n = np.arange(1, 61)
-    a = 0.1 * math.sqrt(math.pi) * np.exp(-(n * math.pi / 20) ** 2)
-    u = 0.1 * math.sqrt(math.pi) / 2 + np.einsum("n,tn,xn->tx", a, np.exp(-0.01 * (n * math.pi) ** 2 * t[:, None]),
-                                                 np.cos(np.pi * x[:, None] * n))
-    u = u.reshape(case["shape"])
-    return {"u_pred": u + case["noise"] * rng.standard_normal(u.shape) + case.get("offset", 0.0), "u_exact": u}
-
-
-def _l2_wrong(formula):
-    def wrong(want, case):
-        args = _l2_arguments(case)
-        return formula(args["u_pred"], args["u_exact"])
-
-    return wrong
-
-
-def _mean_pointwise_relative(p, e) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.mean(np.abs(p - e) / np.abs(e)))
-
-
-def _norm(a) -> float:
-    return float(np.sqrt(np.sum(np.square(a))))
+def _chose(pick, acceptable):
+    """A hint test on a decision's ``{"decision", "protocol"}`` answer: the learner chose ``pick(case)``,
+    a typical wrong choice, and the evidence does not support it."""
+    return lambda got, want, case: (isinstance(got, dict) and got["decision"] == pick(case)
+                                    and got["decision"] not in acceptable(case))
 
 
 EXERCISES = (
@@ -359,51 +330,47 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="pinn.initial_loss",
-        title="The initial-condition loss",
-        points=1,
-        cases=({"seed": 0, "n": 50, "width": 16},
-               {"seed": 3, "n": 200, "width": 8}),
-        compare=close(rtol=1e-5, atol=1e-10),
-        arguments=_initial_arguments,
-        answer="one number: the mean over the N points (a float or a 0-d tensor)",
+        id="pinn.initial_weight",
+        title="Choose the weight of a soft initial condition on validation",
+        points=2,
+        cases=({"seed": 1},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "train"), lab.weight_lab(case["seed"]))),
+        observe=observe_decision("weight", seeds_needed=lab.SEEDS_NEEDED, candidates=len(lab.WEIGHTS),
+                                 convert=candidate_among(lab.WEIGHTS, "weight")),
+        compare={"decision": supported(lab.acceptable_weights, what="weight"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'weight': one of 0.1, 1.0, 10.0, 100.0, 'test_error': the test error of that weight}",
+        timeout=20.0,
         hints=(
-            like(lambda want, case: float(np.mean(_initial_errors(case, u0=lambda x: np.exp(-x ** 2 / 0.1)) ** 2)),
-                 "u0(x) = exp(-(x/0.1)^2) = exp(-x^2/0.01): you divided x^2 by 0.1"),
-            like(lambda want, case: float(np.mean(_initial_errors(case, swap=True) ** 2)),
-                 "x and t are swapped: the model's input is torch.cat([x, t], dim=1), so x comes first "
-                 "and the column of zeros second"),
-            like(lambda want, case: want * case["n"],
-                 "that is the sum of the squared errors: take the mean over the points"),
-            like(lambda want, case: math.sqrt(want),
-                 "that is the root of the mean square: the loss is the mean of the squares, no square root"),
-            like(lambda want, case: float(np.mean(np.abs(_initial_errors(case)))),
-                 "that is the mean absolute error: square the errors"),
+            when(_chose(lambda case: lab.lowest_training_loss("weight", case["seed"]), lab.acceptable_weights),
+                 "you chose the weight with the lowest training loss: a smaller weight makes the initial "
+                 "term count less, so the loss is smaller whatever the error -- each weight's loss measures "
+                 "something else. Compare the models' errors on vault.val"),
+            when(_chose(lambda case: 100.0, lab.acceptable_weights),
+                 "the largest weight is not the safest choice: the initial term then drowns the PDE residual, "
+                 "which the network barely learns within its budget. Let the validation errors decide"),
         ),
     ),
     Exercise(
-        id="pinn.relative_l2",
-        title="Relative L2 error against the exact solution",
-        points=1,
-        cases=({"seed": 0, "shape": [11, 21], "noise": 0.01},
-               {"seed": 1, "shape": [41], "noise": 0.1},
-               {"seed": 2, "shape": [6, 9], "noise": 0.0, "offset": 0.05}),
-        compare=close(rtol=1e-6, atol=1e-12),
-        arguments=_l2_arguments,
-        answer="one number: the relative L2 error",
+        id="pinn.keep_fix",
+        title="Decide which fix to keep from an ablation",
+        points=2,
+        cases=({"seed": 2},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "train"), lab.fix_lab(case["seed"]))),
+        observe=observe_decision("fix", seeds_needed=lab.SEEDS_NEEDED, candidates=len(lab.FIXES),
+                                 convert=candidate_among(lab.FIXES, "fix")),
+        compare={"decision": supported(lab.acceptable_fixes, what="fix"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'fix': one of 'none', 'hard initial condition', 'resampled points', 'L-BFGS', "
+               "'test_error': the test error of that recipe}",
+        timeout=20.0,
         hints=(
-            like(_l2_wrong(lambda p, e: _norm(p - e) / _norm(p)),
-                 "divide by the norm of the exact solution, not of the prediction"),
-            like(lambda want, case: want ** 2,
-                 "that is the squared ratio: take the square root of each sum of squares (np.linalg.norm)"),
-            like(_l2_wrong(lambda p, e: _norm(p - e)),
-                 "that is the absolute L2 error: divide by the norm of the exact solution"),
-            like(_l2_wrong(lambda p, e: float(np.sqrt(np.mean((p - e) ** 2)))),
-                 "that is the root-mean-square error: divide the norm of the difference by the norm of the "
-                 "exact solution instead of by sqrt(number of points)"),
-            like(_l2_wrong(_mean_pointwise_relative),
-                 "that is the mean of the pointwise relative errors, which explodes where u is near 0: "
-                 "divide the two norms instead"),
+            when(_chose(lambda case: lab.lowest_training_loss("fix", case["seed"]), lab.acceptable_fixes),
+                 "you chose the recipe with the lowest training loss: the losses of different recipes measure "
+                 "different things (a hard initial condition drops a term, L-BFGS drives the loss down on its "
+                 "own points, fixed points flatter it). Compare the models' errors on vault.val"),
         ),
     ),
 )

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import torch
 
+from course_utils.experiments.pinn import FIXES, WEIGHTS
+
 
 # -- pinn.cosine_coefficients ---------------------------------------------------------------------
 
@@ -83,12 +85,41 @@ def _residual_detached(model, xt, k):
     return (grad[:, 1] - k * grad_x[:, 0]).detach().numpy()
 
 
-# -- pinn.initial_loss ----------------------------------------------------------------------------
+# -- pinn.initial_weight, pinn.keep_fix --------------------------------------------------------------
 
-def _initial(model, x, u0=lambda x: torch.exp(-(x / 0.1) ** 2), reduce=lambda e: (e ** 2).mean(), swap=False):
-    zeros = torch.zeros_like(x)
-    u = model(torch.cat([zeros, x] if swap else [x, zeros], dim=1))
-    return reduce(u - u0(x))
+def _validation_error(model, vault):
+    X, u = vault.val
+    return np.linalg.norm(model(X) - u) / np.linalg.norm(u)
+
+
+def _decide(key, candidates, mistake):
+    """A decision function for both exercises (``train(candidate, seeds)``), with one mistake."""
+
+    def decide(vault, train):
+        seeds = [0] if mistake == "one seed" else [0, 1, 2]
+        models = {c: train(c, seeds) for c in candidates}
+        val = {c: np.mean([_validation_error(m, vault) for m in ms]) for c, ms in models.items()}
+        if mistake == "training loss":
+            best = min(models, key=lambda c: np.mean([m.training_loss for m in models[c]]))
+        elif mistake == "largest":
+            best = max(candidates)
+        elif mistake == "on test":
+            test = {c: np.mean([vault.test(m, candidate=c) for m in ms]) for c, ms in models.items()}
+            return {key: min(test, key=test.get), "test_error": min(test.values())}
+        else:
+            best = min(val, key=val.get)
+        if mistake == "peek":  # a look at another candidate's test error, reported as the choice's
+            other = next(c for c in candidates if c != best)
+            return {key: best, "test_error": vault.test(models[other][0], candidate=other)}
+        if mistake == "no report":
+            return {key: best}
+        return {key: best, "test_error": np.mean([vault.test(m, candidate=best) for m in models[best]])}
+
+    return decide
+
+
+_PROTOCOL = ((("on test", "choosing on test"), ("peek", "peeking"), ("one seed", "too few seeds"),
+              ("no report", "reported no test score")))
 
 
 WRONG = {
@@ -131,22 +162,16 @@ WRONG = {
         (_residual_detached, "they carry no autograd graph"),
         (lambda model, xt, k: _residual_detached(model, xt, k)[:-1], "expected a tensor of N values"),
     ],
-    "pinn.initial_loss": [
-        (lambda model, x: _initial(model, x, u0=lambda x: torch.exp(-x ** 2 / 0.1)), "divided x^2 by 0.1"),
-        (lambda model, x: _initial(model, x, swap=True), "x and t are swapped"),
-        (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).sum()), "sum of the squared errors"),
-        (lambda model, x: _initial(model, x, reduce=lambda e: (e ** 2).mean().sqrt()), "no square root"),
-        (lambda model, x: _initial(model, x, reduce=lambda e: e.abs().mean()), "mean absolute error"),
-        (lambda model, x: _initial(model, x, reduce=lambda e: e ** 2),
-         "expected one number: the mean over the N points"),
+    "pinn.initial_weight": [
+        (_decide("weight", WEIGHTS, "training loss"), "lowest training loss"),
+        (_decide("weight", WEIGHTS, "largest"), "largest weight is not the safest"),
+        *[(_decide("weight", WEIGHTS, mistake), says) for mistake, says in _PROTOCOL],
+        (lambda vault, train: {"lambda": 1.0}, "expected a dict with the key 'weight'"),
+        (lambda vault, train: {"weight": 3.0}, "expected the weight, one of 0.1, 1.0, 10.0, 100.0"),
     ],
-    "pinn.relative_l2": [
-        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact) / np.linalg.norm(u_pred), "not of the prediction"),
-        (lambda u_pred, u_exact: np.sum((u_pred - u_exact) ** 2) / np.sum(u_exact ** 2), "squared ratio"),
-        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact), "absolute L2 error"),
-        (lambda u_pred, u_exact: np.sqrt(np.mean((u_pred - u_exact) ** 2)), "root-mean-square error"),
-        (lambda u_pred, u_exact: np.mean(np.abs(u_pred - u_exact) / np.abs(u_exact)), "pointwise relative errors"),
-        (lambda u_pred, u_exact: np.linalg.norm(u_pred - u_exact, axis=-1) / np.linalg.norm(u_exact, axis=-1),
-         "expected one number: the relative L2 error"),
+    "pinn.keep_fix": [
+        (_decide("fix", FIXES, "training loss"), "lowest training loss"),
+        *[(_decide("fix", FIXES, mistake), says) for mistake, says in _PROTOCOL],
+        (lambda vault, train: {"fix": "all of them"}, "expected the fix, one of 'none'"),
     ],
 }
