@@ -122,6 +122,15 @@ def grade_on_cluster(scheduler, submissions: list[Submission], settings: Setting
     runs another version of the course package, or cannot sandbox while ``settings.require_sandbox``), or
     the class has nbgrader assignments (graded locally only, for now).
     """
+    client, own = _client(scheduler)  # first: an unreachable scheduler is said at once
+    try:
+        return _grade_with(client, submissions, settings, on_done, log)
+    finally:
+        if own:
+            client.close()
+
+
+def _grade_with(client, submissions: list[Submission], settings: Settings, on_done, log) -> tuple[list[Graded], int]:
     labs = load_labs(submissions, settings, log)
     other = sorted({str(path) for path, lab in labs.items() if not isinstance(lab, (Lab, str))})
     if other:
@@ -142,29 +151,22 @@ def grade_on_cluster(scheduler, submissions: list[Submission], settings: Setting
             on_done(graded, done, len(submissions))
     if not tasks:
         return [r for r in results if r is not None], 0
-    client, own = _client(scheduler)
     package = package_digest()
-    try:
-        threads = _check_workers(client, settings, package, log)
-        used = {submissions[index].source for index in tasks}
-        lab_keys = {path: LAB_PREFIX + lab_digest(labs[path]) for path in used}
-        lab_futures = {path: client.submit(_lab_value, plain_lab(labs[path]), key=key, pure=False)
-                       for path, key in lab_keys.items()}
-        keys: dict[str, list[int]] = {}
-        for index, task in tasks.items():
-            keys.setdefault(task_key(task, lab_keys[submissions[index].source], settings, package), []).append(index)
-        futures = [client.submit(grade_remote, plain_task(tasks[indices[0]]),
-                                 lab_futures[submissions[indices[0]].source], settings, package,
-                                 key=key, pure=False)
-                   for key, indices in keys.items()]
-        for index, graded in receive(_completed(client, futures), keys, labs, submissions, log):
-            results[index] = graded
-            done += 1
-            on_done(graded, done, len(submissions))
-        del futures, lab_futures
-    finally:
-        if own:
-            client.close()
+    threads = _check_workers(client, settings, package, log)
+    used = {submissions[index].source for index in tasks}
+    lab_keys = {path: LAB_PREFIX + lab_digest(labs[path]) for path in used}
+    lab_futures = {path: client.submit(_lab_value, plain_lab(labs[path]), key=key, pure=False)
+                   for path, key in lab_keys.items()}
+    keys: dict[str, list[int]] = {}
+    for index, task in tasks.items():
+        keys.setdefault(task_key(task, lab_keys[submissions[index].source], settings, package), []).append(index)
+    futures = [client.submit(grade_remote, plain_task(tasks[indices[0]]), lab_futures[submissions[indices[0]].source],
+                             settings, package, key=key, pure=False)
+               for key, indices in keys.items()]
+    for index, graded in receive(_completed(client, futures), keys, labs, submissions, log):
+        results[index] = graded
+        done += 1
+        on_done(graded, done, len(submissions))
     return [r for r in results if r is not None], threads
 
 
