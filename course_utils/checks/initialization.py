@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..diagnosis import DIAGNOSES, diagnose, saturated_share
 from ..experiments import initialization as lab
 from ..vault import same
