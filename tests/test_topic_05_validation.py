@@ -1,11 +1,11 @@
 """Topic 05, validation & model selection: the search explorer, and the checks that judge answers by their
-properties (group folds, log-uniform samples) accept every right answer and reject the wrong ones."""
+properties (group folds) accept every right answer and reject the wrong ones."""
 
 import numpy as np
 import pytest
 from sklearn.model_selection import GroupKFold
 
-from course_utils.checks.validation import _folds_observe, _groups_arguments, _log_uniform_observe
+from course_utils.checks.validation import _folds_observe, _groups_arguments
 from course_utils.widgets.validation import (BUDGETS, best_error_curves, distinct_values, grid_points, random_points,
                                              search, search_explorer, validation_error)
 
@@ -52,12 +52,3 @@ def test_group_folds_check_accepts_scikit_learns_group_kfold():
     folds = [test for _, test in GroupKFold(4).split(kwargs["groups"], groups=kwargs["groups"])]
     observed = _folds_observe(folds, kwargs)
     assert observed["every_sample_once"] and observed["groups_split"] == 0 and observed["n_folds"] == 4
-
-
-def test_log_uniform_check_reads_decades():
-    kwargs = {"low": 1e-4, "high": 1.0, "n": 4000, "seed": 0}
-    good = _log_uniform_observe(10 ** np.random.default_rng(9).uniform(-4, 0, 4000), kwargs)
-    assert good["in_range"] and good["distinct"]
-    assert good["decade_shares"] == pytest.approx([0.25] * 4, abs=0.04)
-    linear = _log_uniform_observe(np.random.default_rng(9).uniform(1e-4, 1.0, 4000), kwargs)
-    assert linear["decade_shares"][-1] > 0.85

@@ -1,7 +1,9 @@
 """Exercises of lab 05, validation & model selection (``solutions/05_validation.ipynb``).
 
-Ids: ``val.group_folds``, ``val.nested_cv``, ``val.permutation_p``, ``val.bonferroni``,
-``val.log_uniform``.
+Ids: ``val.group_folds``, ``val.nested_cv``, ``val.permutation_p``, and two decisions:
+``val.choose_k`` (k chosen by cross-validation on the free data, test reported once) and
+``val.compare_models`` (is A better than B, from a paired test over seeds). The decisions' harnesses and
+evidence are in :mod:`course_utils.experiments.validation`.
 
 Cases are seeds and sizes; ``arguments`` builds the arrays. Answers that may be right in several ways
 (which group goes to which fold, random samples) are judged by the properties every right answer has.
@@ -14,7 +16,9 @@ import itertools
 
 import numpy as np
 
-from .compare import Verdict, close, exact, fraction
+from ..experiments import validation as lab
+from .compare import Verdict, close, fraction
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
 from .values import AnswerError, as_array, as_float, describe, to_plain
@@ -168,97 +172,51 @@ def _sign_flip_p(case: dict, one_sided=False, strict=False) -> float:
     return count / 2 ** len(d)
 
 
-# -- val.bonferroni ------------------------------------------------------------------------------------
+# -- val.choose_k -------------------------------------------------------------------------------------
 
-def _pvalues_arguments(case: dict) -> dict:
-    rng = np.random.default_rng(case["seed"])
-    p = rng.uniform(0, 1, case["m"]) ** 3
-    p[: case["planted"]] = case["alpha"] / case["m"] * np.array([0.2, 0.9, 1.5, 3.0][: case["planted"]])
-    return {"p_values": p, "alpha": case["alpha"]}
-
-
-FLAGS = "one boolean per p-value (a list or array of True/False)"
+def _k(choice) -> int:
+    if isinstance(choice, bool) or not isinstance(choice, (int, np.integer)) or int(choice) not in lab.KS:
+        raise AnswerError(f"k is one of {', '.join(map(str, lab.KS))}, got {describe(to_plain(choice))}")
+    return int(choice)
 
 
-def _flags_observe(result, kwargs) -> list[bool]:
-    m = len(kwargs["p_values"])
-    array = np.asarray(result.detach().cpu().numpy() if hasattr(result, "detach") else result) \
-        if not isinstance(result, (str, dict)) and hasattr(result, "__len__") else None
-    if array is None or array.dtype == object or array.size != m:
-        raise AnswerError(f"expected {FLAGS}, {m} here; got {describe(to_plain(result))}")
-    if array.dtype != bool and not np.isin(array, (0, 1)).all():
-        raise AnswerError(f"expected {FLAGS}: did you return the significant p-values or their indices?")
-    return [bool(v) for v in array.ravel()]
+def _followed_and_chose(k_of):
+    """A hint test: the protocol was followed and the decision is ``k_of(case)``, which the evidence does
+    not support."""
+    def test(got, want, case):
+        k = k_of(case)
+        return got["protocol"] == "followed" and got["decision"] == k and k not in lab.acceptable_ks(case)
+    return test
 
 
-def _significant(case: dict, threshold_of) -> list[bool]:
-    a = _pvalues_arguments(case)
-    return [bool(p < threshold_of(a["alpha"], len(a["p_values"]))) for p in a["p_values"]]
+# -- val.compare_models -------------------------------------------------------------------------------
+
+def _verdict(choice) -> str:
+    if not isinstance(choice, str) or choice.strip() not in lab.VERDICTS:
+        raise AnswerError(f"the verdict is 'A', 'B' or 'neither', got {describe(to_plain(choice))}")
+    return choice.strip()
 
 
-# -- val.log_uniform -----------------------------------------------------------------------------------
-
-def _decades(case: dict) -> np.ndarray:
-    return np.arange(np.log10(case["low"]), np.log10(case["high"]) + 1)
-
-
-SAMPLES = "n numbers between low and high (a list or an array)"
-
-
-def _log_uniform_observe(result, kwargs) -> dict:
-    """How many samples, in range, distinct, and the share of them in each decade (never the draws)."""
-    if isinstance(result, (str, dict)) or np.ndim(result) == 0 and not hasattr(result, "__len__"):
-        raise AnswerError(f"expected {SAMPLES}, got {describe(to_plain(result))}")
-    values = as_array(result).ravel()
-    edges = 10.0 ** np.arange(np.log10(kwargs["low"]), np.log10(kwargs["high"]) + 1)
-    counts, _ = np.histogram(values[values > 0], bins=edges)
-    return {"n": int(values.size),
-            "in_range": bool(((values >= kwargs["low"] * (1 - 1e-9)) & (values <= kwargs["high"] * (1 + 1e-9))).all()),
-            # random draws hardly repeat (float32 rounding may merge a few): repeats mean a few values reused
-            "distinct": bool(np.unique(values).size >= 0.95 * values.size),
-            "evenly_spaced": _evenly_spaced(values),
-            "decade_shares": (counts / max(1, values.size)).tolist()}
+def _verdict_observe(result, kwargs) -> dict:
+    """``{"decision", "protocol"}``. "neither" is no configuration of its own, so the protocol is judged as
+    for a choice of A: both configurations need the seeds (``candidates=2``)."""
+    if isinstance(result, dict) and "better" not in result:
+        raise AnswerError("expected a dict with the key 'better' (your decision), got the keys "
+                          + ", ".join(map(repr, list(result)[:5])))
+    verdict = _verdict(result["better"] if isinstance(result, dict) else result)
+    protocol = kwargs["vault"].protocol(verdict if verdict in lab.NAMES else lab.NAMES[0], report=False,
+                                        seeds_needed=lab.PAIR_SEEDS_NEEDED, candidates=len(lab.NAMES))
+    return {"decision": verdict, "protocol": protocol}
 
 
-def _evenly_spaced(values: np.ndarray) -> bool:
-    """Whether the values, sorted, are equally spaced on the log scale (np.logspace): a grid, never random
-    draws.
-
-    >>> _evenly_spaced(np.logspace(-5, -1, 100)), _evenly_spaced(10 ** np.random.default_rng(0).uniform(-5, -1, 100))
-    (True, False)
-    """
-    positive = np.sort(values[values > 0])
-    if positive.size < 3:
-        return False
-    steps = np.diff(np.log10(positive))
-    return bool(np.all(np.abs(steps - steps.mean()) <= 1e-3 * abs(steps.mean())))
-
-
-def _log_uniform_compare():
-    shares = close(rtol=0, atol=0.06)
-
-    def compare(got, want):
-        if got["n"] != want["n"]:
-            why = f"{got['n']} samples, expected n = {want['n']}"
-            return Verdict(False, why, why)
-        if not got["in_range"]:
-            return Verdict(False, *["some samples fall outside [low, high]"] * 2)
-        if got.get("evenly_spaced"):
-            return Verdict(False, *["the samples are evenly spaced on the log scale: a grid is not a random "
-                                    "search"] * 2)
-        if not got["distinct"]:
-            return Verdict(False, *["the samples repeat: a grid is not a random search"] * 2)
-        verdict = shares(got["decade_shares"], want["decade_shares"])
-        return verdict if verdict.ok else Verdict(False, "the shares of samples per decade differ: " + verdict.why,
-                                                  "the shares of samples per decade differ")
-
-    compare.description = "n samples in range, about as many in every decade (± 0.06)"
-    return compare
-
-
-def _linear_shares(case: dict) -> list[float]:
-    edges = 10.0 ** _decades(case)
-    return list(np.diff(edges) / (case["high"] - case["low"]))
+def _says(verdicts, supported):
+    """A hint test: the protocol was followed, the learner's verdict is one of ``verdicts``, it is wrong, and
+    ``supported(accepted)`` holds of the verdicts the evidence supports."""
+    def test(got, want, case):
+        accepted = lab.acceptable_verdicts(case)
+        return (got["protocol"] == "followed" and got["decision"] in verdicts and got["decision"] not in accepted
+                and supported(accepted))
+    return test
 
 
 EXERCISES = (
@@ -326,38 +284,44 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="val.bonferroni",
-        title="Which of m comparisons survive Bonferroni's correction",
+        id="val.choose_k",
+        title="Choose k by cross-validation on the free data, report test once",
         points=1,
-        cases=({"seed": 0, "m": 20, "planted": 3, "alpha": 0.05}, {"seed": 1, "m": 5, "planted": 2, "alpha": 0.01}),
-        compare=exact(),
-        arguments=_pvalues_arguments,
-        observe=_flags_observe,
-        answer=FLAGS,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=lambda case: {"vault": lab.k_lab(case["seed"])},
+        observe=observe_decision("k", convert=_k),
+        compare={"decision": supported(lab.acceptable_ks, what="k"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer='a dict {"k": the k you chose, "test": its test accuracy}',
         hints=(
-            like(lambda want, case: _significant(case, lambda alpha, m: alpha),
-                 "no correction: with m comparisons, test each p-value against alpha / m"),
-            like(lambda want, case: _significant(case, lambda alpha, m: alpha * m),
-                 "the threshold is alpha DIVIDED by m (or p·m compared with alpha), not alpha times m"),
+            when(_followed_and_chose(lambda case: lab.best_k_on(case["seed"], "train")),
+                 "that k is the best on the data it was fitted on: with k = 1 every point is its own nearest "
+                 "neighbour, so the training accuracy is 1 whatever the noise. Score each k on the folds it did "
+                 "not see (k-fold cross-validation of vault.train)"),
         ),
     ),
     Exercise(
-        id="val.log_uniform",
-        title="Random search on a log scale",
+        id="val.compare_models",
+        title="Is A better than B? A paired test over seeds",
         points=2,
-        cases=({"low": 1e-5, "high": 1e-1, "n": 2000, "seed": 0}, {"low": 1e-3, "high": 1e3, "n": 3000, "seed": 1}),
-        compare=_log_uniform_compare(),
-        observe=_log_uniform_observe,
-        answer=SAMPLES,
+        cases=({"seed": 0}, {"seed": 1}),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.pair_lab(case["seed"]))),
+        observe=_verdict_observe,
+        compare={"decision": supported(lab.acceptable_verdicts, what="the verdict"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer='a dict {"better": "A", "B" or "neither"}',
         hints=(
-            when(lambda got, want, case: close(rtol=0, atol=0.06)(got["decade_shares"], _linear_shares(case)).ok,
-                 "uniform on the linear scale: nearly all samples land in the top decade. Draw the EXPONENT "
-                 "uniformly: 10 ** rng.uniform(log10(low), log10(high), n)"),
-            when(lambda got, want, case: got["n"] == want["n"] and got["in_range"]
-                 and (not got["distinct"] or got.get("evenly_spaced")),
-                 "a grid (np.logspace) is not a random search: draw the exponents at random"),
-            when(lambda got, want, case: got["n"] == want["n"] and not got["in_range"],
-                 "some samples are outside [low, high]: did you mix log10 with np.exp (or log with 10 **)?"),
+            when(_says(("A", "B"), lambda accepted: accepted == ["neither"]),
+                 "the difference between the two means is within the noise of the seeds: a paired test over "
+                 "them does not reject 'no difference' (p >= 0.05), so the answer is 'neither'", reveals=True),
+            when(_says(("neither",), lambda accepted: "neither" not in accepted),
+                 "the difference is large against the seed-to-seed noise: a paired test over the seeds gives "
+                 "p < 0.05, so name the better configuration", reveals=True),
+            when(_says(("A", "B"), lambda accepted: "neither" not in accepted),
+                 "you named the worse configuration: the mean of A - B over the seeds has the other sign",
+                 reveals=True),
         ),
     ),
 )

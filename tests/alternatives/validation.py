@@ -1,12 +1,11 @@
 """Correct implementations of lab 05's exercises, written another way than the reference solution."""
 
 import itertools
-import math
 from fractions import Fraction
 
 import numpy as np
 import torch
-from scipy.stats import loguniform
+from scipy.stats import ttest_rel
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -69,31 +68,39 @@ def permutation_p_exact(scores_a, scores_b):
     return float(Fraction(count, 2 ** len(d)))
 
 
-def bonferroni_scaled(p_values, alpha):
-    """p·m compared with alpha, a list of Python bools."""
-    m = len(p_values)
-    return [bool(p * m < alpha) for p in p_values]
+def choose_k_cross_val_score(vault):
+    """cross_val_score with its default folds (stratified, 5), the ks in reverse, the winner as a numpy int."""
+    X, y = vault.train
+    ks = (71, 41, 25, 15, 9, 5, 3, 1)
+    scores = np.array([cross_val_score(KNeighborsClassifier(n_neighbors=k), X, y).mean() for k in ks])
+    best = ks[int(np.argmax(scores))]
+    test = vault.test(KNeighborsClassifier(n_neighbors=best).fit(X, y), candidate=np.int64(best))
+    return {"test": test, "k": np.int64(best)}
 
 
-def bonferroni_tensor(p_values, alpha):
-    p = torch.as_tensor(p_values)
-    return p < alpha / p.numel()
+def choose_k_grid_search(vault):
+    """GridSearchCV over 10 shuffled folds refits the winner on all the free data."""
+    X, y = vault.train
+    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3, 5, 9, 15, 25, 41, 71]},
+                          cv=KFold(10, shuffle=True, random_state=0)).fit(X, y)
+    k = search.best_params_["n_neighbors"]
+    return {"k": k, "test": vault.test(search.best_estimator_, candidate=k)}
 
 
-def log_uniform_natural(low, high, n, seed):
-    """Uniform in the natural logarithm: the same distribution."""
-    rng = np.random.default_rng(seed)
-    return np.exp(rng.uniform(math.log(low), math.log(high), size=n)).tolist()
-
-
-def log_uniform_scipy(low, high, n, seed):
-    return loguniform(low, high).rvs(n, random_state=np.random.default_rng(seed))
+def compare_models_t_test(vault, fit):
+    """scipy's paired t-test over 12 seeds."""
+    X, y = vault.val
+    a = np.array([(fit("A", s).predict(X) == y).mean() for s in range(100, 112)])
+    b = np.array([(fit("B", s).predict(X) == y).mean() for s in range(100, 112)])
+    if np.all(a == b) or ttest_rel(a, b).pvalue >= 0.05:
+        return {"better": "neither"}
+    return {"better": "A" if (a - b).mean() > 0 else "B"}
 
 
 RIGHT = {
     "val.group_folds": [group_folds_sklearn, group_folds_greedy, group_folds_appearance],
     "val.nested_cv": [nested_cv_grid, nested_cv_cross_val_score],
     "val.permutation_p": [permutation_p_vectorized, permutation_p_exact],
-    "val.bonferroni": [bonferroni_scaled, bonferroni_tensor],
-    "val.log_uniform": [log_uniform_natural, log_uniform_scipy],
+    "val.choose_k": [choose_k_cross_val_score, choose_k_grid_search],
+    "val.compare_models": [compare_models_t_test],
 }

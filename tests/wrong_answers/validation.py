@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+from scipy.stats import ttest_1samp
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -47,6 +48,47 @@ def _sign_flip(one_sided=False, strict=False):
     return permutation_p
 
 
+def _choose_k(score_on="cv", peek=False, report=True):
+    """The lab's protocol with one thing changed: ks scored on the data they were fitted on or on the test
+    set, the test set opened for another k first, or no report."""
+    def choose_k(vault):
+        X, y = vault.train
+        ks = (1, 3, 5, 9, 15, 25, 41, 71)
+        if score_on == "test":
+            scores = {k: vault.test(KNeighborsClassifier(n_neighbors=k).fit(X, y), candidate=k) for k in ks}
+        elif score_on == "train":
+            scores = {k: KNeighborsClassifier(n_neighbors=k).fit(X, y).score(X, y) for k in ks}
+        else:
+            scores = {k: np.mean([_score(X, y, tr, te, k) for tr, te in KFold(5).split(X)]) for k in ks}
+        best = max(scores, key=scores.get)
+        shown = 71 if best != 71 else 1
+        if not report:
+            return {"k": best}
+        if peek:
+            return {"k": best, "test": vault.test(KNeighborsClassifier(n_neighbors=shown).fit(X, y), candidate=shown)}
+        return {"k": best, "test": scores[best] if score_on == "test" else
+                vault.test(KNeighborsClassifier(n_neighbors=best).fit(X, y), candidate=best)}
+    return choose_k
+
+
+def _compare(test=True, always=None, flipped=False, seeds=range(10), only_a=False):
+    """The lab's comparison with one thing changed: no test (the higher mean wins), a fixed verdict, the
+    sign of the difference flipped, too few seeds, or B never trained with more than one."""
+    def compare_models(vault, fit):
+        X, y = vault.val
+        a = np.array([(fit("A", s).predict(X) == y).mean() for s in seeds])
+        b = np.array([(fit("B", s).predict(X) == y).mean() for s in (seeds if not only_a else seeds[:1])])
+        if only_a:
+            b = np.repeat(b, len(a))
+        if always:
+            return {"better": always}
+        d = (b - a) if flipped else (a - b)
+        if test and (np.all(d == 0) or ttest_1samp(d, 0.0).pvalue >= 0.05):
+            return {"better": "neither"}
+        return {"better": "A" if d.mean() > 0 else "B"}
+    return compare_models
+
+
 WRONG = {
     "val.group_folds": [
         (_plain_kfold, "a plain k-fold over samples"),
@@ -69,17 +111,19 @@ WRONG = {
         (_sign_flip(one_sided=True), "one-sided test"),
         (_sign_flip(strict=True), "ties included"),
     ],
-    "val.bonferroni": [
-        (lambda p_values, alpha: p_values < alpha, "no correction"),
-        (lambda p_values, alpha: p_values < alpha * len(p_values), "not alpha times m"),
-        (lambda p_values, alpha: np.flatnonzero(p_values < alpha / len(p_values)), "expected one boolean per p-value"),
+    "val.choose_k": [
+        (_choose_k(score_on="train"), "the best on the data it was fitted on"),
+        (_choose_k(score_on="test"), "opened the test set for several candidates (choosing on test)"),
+        (_choose_k(peek=True), "(peeking)"),
+        (_choose_k(report=False), "reported no test score"),
+        (lambda vault: {"k": 4}, "k is one of 1, 3, 5"),
     ],
-    "val.log_uniform": [
-        (lambda low, high, n, seed: np.random.default_rng(seed).uniform(low, high, n), "uniform on the linear scale"),
-        (lambda low, high, n, seed: np.logspace(np.log10(low), np.log10(high), n)[np.arange(n) % 50 * (n // 50)],
-         "a grid (np.logspace)"),
-        (lambda low, high, n, seed: np.logspace(np.log10(low), np.log10(high), n), "a grid (np.logspace)"),
-        (lambda low, high, n, seed: np.exp(np.random.default_rng(seed).uniform(np.log10(low), np.log10(high), n)),
-         "outside [low, high]"),
+    "val.compare_models": [
+        (_compare(test=False), "within the noise of the seeds"),
+        (_compare(always="neither"), "the difference is large against the seed-to-seed noise"),
+        (_compare(flipped=True), "you named the worse configuration"),
+        (_compare(seeds=range(3)), "train each candidate with 5 seeds"),
+        (_compare(only_a=True), "train each candidate with 5 seeds"),
+        (lambda vault, fit: {"better": "both"}, "the verdict is 'A', 'B' or 'neither'"),
     ],
 }
