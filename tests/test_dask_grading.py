@@ -29,8 +29,8 @@ TIMEOUT = 120  # per notebook: generous for a loaded 2-core machine
 
 
 def build_small_class(folder: Path) -> None:
-    """Six lab-00 and lab-03 notebooks to run (solved, untouched, wrong, renamed, a crash) and two that
-    are graded without running (malformed, nothing submitted)."""
+    """Five lab-00 and lab-03 notebooks to run (solved, wrong, renamed, a crash) and two that are graded
+    without running (malformed, nothing submitted)."""
     def put(student: str, assignment: str, nb, name: str | None = None) -> None:
         path = folder / student / assignment / (name or f"{assignment}.ipynb")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,6 @@ def build_small_class(folder: Path) -> None:
     put("ann", "00_warmup", solved(WARMUP))
     put("ann", "03_initialization", solved(INIT))
     put("bob", "00_warmup", with_solution(released(WARMUP), "accuracy", WRONG_ACCURACY))
-    put("bob", "03_initialization", released(INIT))
     put("cy", "00_warmup", solved(WARMUP), name="00_warmup (1).ipynb")
     put("dee", "00_warmup", with_solution(released(WARMUP), "accuracy", "import os\nos._exit(0)"))
     put("eve", "00_warmup", '{"cells": [ {"cell_type": "code"')
