@@ -1,7 +1,9 @@
 """Exercises of lab 04, loss values & debugging (``solutions/04_losses.ipynb``).
 
-Ids: ``loss.initial_loss``, ``loss.prior_bias``, ``loss.cross_entropy``, ``loss.bce_with_logits``,
-``loss.diagnose``, ``loss.train_epoch``.
+Ids: ``loss.cross_entropy``, ``loss.bce_with_logits``, ``loss.diagnose``, ``loss.train_epoch``, and two
+decisions: ``loss.find_broken`` (which of four training runs is broken, from their first losses against
+ln C and their curves) and ``loss.choose_bias`` (the output bias chosen on validation over seeds, test
+reported once). The decisions' harnesses and evidence are in :mod:`course_utils.experiments.losses`.
 
 Cases are seeds and sizes; ``arguments`` builds the tensors and models. The hint rules compute the
 typical *wrong* answers (log10 instead of ln, softmax applied twice, Sigmoid + BCELoss's clamp, a
@@ -14,12 +16,12 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
-
+from ..experiments import losses as lab
 from .compare import close, fraction, label
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .values import AnswerError, as_array, as_float, describe, to_plain
+from .values import AnswerError, as_float, describe, to_plain
 
 LN10 = math.log(10.0)
 MEAN_LOSS = "one number: the mean loss over the batch (a float or a 0-d tensor)"
@@ -36,30 +38,36 @@ def _mean_loss(result, kwargs) -> float:
     return as_float(result, MEAN_LOSS)
 
 
-# -- loss.prior_bias ----------------------------------------------------------------------------------
+# -- loss.find_broken ---------------------------------------------------------------------------------
 
-def _softmax(values) -> list[float]:
-    z = np.asarray(values, dtype=np.float64)
-    e = np.exp(z - z.max())
-    return (e / e.sum()).tolist()
+RUN = "the name of the broken run (a key of runs), or a dict {\"broken\": name}"
 
 
-def _prior(case) -> np.ndarray:
-    counts = np.asarray(case["counts"], dtype=np.float64)
-    return counts / counts.sum()
+def _run_observe(result, kwargs) -> str:
+    choice = result.get("broken", result) if isinstance(result, dict) else result
+    if not isinstance(choice, str) or choice not in kwargs["runs"]:
+        raise AnswerError(f"the broken run is one of {', '.join(map(repr, kwargs['runs']))}, got "
+                          f"{describe(to_plain(choice))}")
+    return choice
 
 
-BIAS = "a bias vector: one number per class (a 1-D tensor, array or list)"
+def _healthy(got, want, case) -> bool:
+    return got not in lab.acceptable_runs(case)
 
 
-def _bias_observe(result, kwargs) -> list[float]:
-    """A bias is judged by the class probabilities it gives a network whose weights are zero."""
-    values = as_array(result).ravel() if not isinstance(result, (str, dict)) else None
-    if values is None or values.size != len(kwargs["counts"]):
-        raise AnswerError(f"expected {BIAS}, {len(kwargs['counts'])} values here; got {describe(to_plain(result))}")
-    if not np.isfinite(values).all():
-        raise AnswerError("the bias contains inf or NaN: every class has samples, so every ln p is finite")
-    return _softmax(values)
+# -- loss.choose_bias ---------------------------------------------------------------------------------
+
+def _bias_choice(choice) -> str:
+    if not isinstance(choice, str) or choice not in lab.BIASES:
+        raise AnswerError(f"the bias is one of {', '.join(map(repr, lab.BIASES))}, got {describe(to_plain(choice))}")
+    return choice
+
+
+def _chose(bias: str):
+    """A hint test: the decision is ``bias``, reached by the protocol, and the evidence does not support it."""
+    def test(got, want, case):
+        return got["decision"] == bias and got["protocol"] == "followed" and bias not in lab.acceptable_biases(case)
+    return test
 
 
 # -- loss.cross_entropy and loss.bce_with_logits ------------------------------------------------------
@@ -288,43 +296,6 @@ def _bug_hints() -> tuple:
 
 EXERCISES = (
     Exercise(
-        id="loss.initial_loss",
-        title="Expected cross-entropy of an untrained C-class classifier",
-        points=1,
-        cases=({"n_classes": 5}, {"n_classes": 10}, {"n_classes": 2}),
-        compare=close(rtol=1e-6),
-        answer="one number: the expected loss ln C (a float or a 0-d tensor)",
-        hints=(
-            like(lambda want, case: -want, "the sign is flipped: the loss is -ln(1/C) = ln C, a positive number"),
-            like(lambda want, case: want / LN10, "that is log10(C); cross-entropy uses the natural log, ln C"),
-            like(lambda want, case: want / math.log(2), "that is log2(C) (bits); PyTorch's losses use ln C (nats)"),
-            like(lambda want, case: 1 / case["n_classes"],
-                 "1/C is the probability an untrained network gives each class; the loss is -ln of it"),
-            like(lambda want, case: math.log(case["n_classes"] - 1),
-                 "that is ln(C - 1): the uniform prediction gives each of the C classes probability 1/C, "
-                 "so the loss is -ln(1/C) = ln C"),
-        ),
-    ),
-    Exercise(
-        id="loss.prior_bias",
-        title="Last-layer bias that makes the softmax output the class prior",
-        points=1,
-        cases=({"counts": [900, 100]}, {"counts": [50, 30, 15, 5]}, {"counts": [10, 10, 10]}),
-        compare=close(rtol=1e-5, atol=1e-8),
-        observe=_bias_observe,
-        answer=BIAS,
-        hints=(
-            like(lambda want, case: _softmax(_prior(case)),
-                 "you used the prior p itself as the bias; the softmax exponentiates, so the bias must be ln p"),
-            like(lambda want, case: _softmax(-np.log(_prior(case))),
-                 "the sign is flipped: -ln p makes the rare classes the most probable; use ln p"),
-            like(lambda want, case: _softmax(np.asarray(case["counts"], dtype=np.float64)),
-                 "you used the counts as the bias; the softmax needs their logarithm, ln(count / total)"),
-            like(lambda want, case: _softmax(np.log10(_prior(case))),
-                 "log10 is not the inverse of exp: use the natural logarithm, ln p"),
-        ),
-    ),
-    Exercise(
         id="loss.cross_entropy",
         title="Mean cross-entropy from logits, numerically stable",
         points=2,
@@ -413,5 +384,43 @@ EXERCISES = (
         answer=EPOCH_ANSWER,
         parts=("losses", "val_accuracy"),
         hints=_bug_hints(),
+    ),
+    Exercise(
+        id="loss.find_broken",
+        title="Which training run is broken? First losses against ln C, and the curves",
+        points=1,
+        cases=({"seed": 7},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("runs", "n_classes"), lab.broken_runs(case["seed"]))),
+        observe=_run_observe,
+        compare=supported(lab.acceptable_runs, what="the broken run"),
+        answer=RUN,
+        hints=(
+            when(_healthy,
+                 "this run starts at about ln C and its loss falls well below it: nothing is wrong with it. A "
+                 "broken run starts far from ln C (a bad initialization), stays near ln C (the labels no longer "
+                 "match the inputs) or climbs (a sign error in the update)"),
+        ),
+    ),
+    Exercise(
+        id="loss.choose_bias",
+        title="Choose the output bias on validation, report test once",
+        points=1,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.bias_lab(case["seed"]))),
+        observe=observe_decision("bias", seeds_needed=lab.BIAS_SEEDS_NEEDED, candidates=len(lab.BIASES),
+                                 convert=_bias_choice),
+        compare={"decision": supported(lab.acceptable_biases, what="the bias"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer='a dict {"bias": one of fit.biases, "test": the test loss of that bias}',
+        hints=(
+            when(_chose("prior"),
+                 "the softmax exponentiates its logits: a bias of p gives probabilities proportional to e^p, "
+                 "nearly uniform. The bias whose softmax is the prior is ln p, and the validation losses say so"),
+            when(_chose("zeros"),
+                 "zeros start every class at 1/C: on imbalanced classes the first steps are spent learning the "
+                 "prior. The validation losses over the seeds say which start is better: compare their means"),
+        ),
     ),
 )

@@ -106,24 +106,36 @@ def _renamed_epoch(model, optimizer, X, y, X_val, y_val, batch, generator):
     return _epoch()(model, optimizer, X, y, X_val, y_val, batch, generator)
 
 
+def _find_broken(log=math.log):
+    """The lab's rule with ln C computed with another logarithm."""
+    def find_broken(runs, n_classes):
+        expected = log(n_classes)
+        for name, losses in runs.items():
+            if not expected / 2 < losses[0] < 2 * expected or losses[-1] > 0.8 * expected:
+                return {"broken": name}
+    return find_broken
+
+
+def _choose_bias(decide=min, seeds=(0, 1, 2), test="chosen", report=True):
+    """The lab's protocol with one thing changed: a fixed decision, the seeds, which model the test set is
+    opened for, or no report."""
+    def choose_bias(vault, fit):
+        X, y = vault.val
+        models = {bias: [fit(bias, s) for s in seeds] for bias in fit.biases}
+        mean = {bias: np.mean([vault.metric(m, X, y) for m in ms]) for bias, ms in models.items()}
+        if test == "every":
+            scores = {bias: vault.test(ms[0], candidate=bias) for bias, ms in models.items()}
+            best = min(scores, key=scores.get)
+            return {"bias": best, "test": scores[best]}
+        best = min(mean, key=mean.get) if decide is min else decide
+        if not report:
+            return {"bias": best}
+        shown = best if test == "chosen" else ("zeros" if best != "zeros" else "prior")
+        return {"bias": best, "test": vault.test(models[shown][0], candidate=shown)}
+    return choose_bias
+
+
 WRONG = {
-    "loss.initial_loss": [
-        (lambda n_classes: math.log(1 / n_classes), "the sign is flipped"),
-        (lambda n_classes: math.log10(n_classes), "that is log10(C)"),
-        (lambda n_classes: math.log2(n_classes), "that is log2(C)"),
-        (lambda n_classes: 1 / n_classes, "1/C is the probability"),
-        (lambda n_classes: torch.log(torch.tensor(n_classes - 1.0)), "that is ln(C - 1)"),
-        (lambda n_classes: torch.full((n_classes,), math.log(n_classes)), "expected one number: the expected loss"),
-        (lambda C: math.log(C), "keep the template's parameter names (`n_classes`)"),
-    ],
-    "loss.prior_bias": [
-        (lambda counts: np.asarray(counts) / np.sum(counts), "you used the prior p itself"),
-        (lambda counts: -np.log(np.asarray(counts) / np.sum(counts)), "the sign is flipped"),
-        (lambda counts: np.asarray(counts, dtype=float), "you used the counts as the bias"),
-        (lambda counts: np.log10(np.asarray(counts) / np.sum(counts)), "log10 is not the inverse of exp"),
-        (lambda counts: (math.log(c / sum(counts)) for c in counts), "a generator"),
-        (lambda counts: float(np.log(counts[0] / np.sum(counts))), "expected a bias vector"),
-    ],
     "loss.cross_entropy": [
         (_ce_naive, "the loss overflowed"),
         (_ce_softmax_twice, "the softmax is applied twice"),
@@ -182,5 +194,19 @@ WRONG = {
          "two bugs are left: a softmax (dim=1) is still applied before F.cross_entropy, and the validation"),
         (_epoch(as_dict=True), "expected a pair (losses, accuracy)"),
         (_renamed_epoch, "keep the template's parameter names"),
+    ],
+    "loss.find_broken": [
+        (lambda runs, n_classes: "run 1", "nothing is wrong with it"),
+        (_find_broken(log=math.log10), "nothing is wrong with it"),
+        (lambda runs, n_classes: {"broken": 3}, "the broken run is one of 'run 1'"),
+    ],
+    "loss.choose_bias": [
+        (_choose_bias(decide="prior"), "a bias of p gives probabilities proportional to e^p"),
+        (_choose_bias(decide="zeros"), "zeros start every class at 1/C"),
+        (_choose_bias(test="every"), "opened the test set for several candidates (choosing on test)"),
+        (_choose_bias(test="other"), "(peeking)"),
+        (_choose_bias(seeds=(0,)), "train each candidate with 3 seeds"),
+        (_choose_bias(report=False), "reported no test score"),
+        (lambda vault, fit: {"bias": "ones"}, "the bias is one of"),
     ],
 }
