@@ -1,9 +1,14 @@
 """Exercises of lab 06, class imbalance (``solutions/06_imbalance.ipynb``).
 
-Ids: ``imb.metrics``, ``imb.class_weights``, ``imb.threshold_for_recall``, ``imb.stratified_split``,
-``imb.smote``.
+Ids: ``imb.threshold_for_recall``, ``imb.threshold``, ``imb.stratified_split``, ``imb.smote``, ``imb.remedy``.
 
-Cases are counts, seeds and sizes; ``arguments`` builds the arrays. Two exercises are random, so they
+Two exercises are decisions (:mod:`.decisions`): the learner gets an experiment harness
+(:mod:`course_utils.experiments.imbalance`) and chooses the threshold for a required recall on
+validation, or which imbalance remedy to keep from an ablation over several seeds, then opens the test
+set once. The decision is judged against what the harness's own evidence supports, the protocol by the
+vault's sentence; their seed varies per learner.
+
+The other cases are seeds and sizes; ``arguments`` builds the arrays. Two exercises are random, so they
 are judged by what every correct answer satisfies, not by its draws: a stratified split by its class
 counts (each within 1 of test_fraction x count, however it was rounded), a SMOTE by where its points lie
 (on a segment from a minority sample to one of its k nearest minority neighbours, never a copy), how
@@ -17,36 +22,17 @@ import math
 
 import numpy as np
 
+from course_utils.experiments.seeded import chose, observe_choice
+from course_utils.vault import FOLLOWED, same
+
 from .compare import Verdict, close
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
-from .hints import distinct, like, when
-from .values import AnswerError, as_array, describe, to_plain
-
-METRICS = ("precision", "recall", "specificity", "f1", "accuracy")
+from .hints import like, when
+from .values import AnswerError, as_array, as_float, describe, to_plain
 
 
-# -- imb.metrics ---------------------------------------------------------------------------------------
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-def _metrics_like(case: dict, swap=False, specificity_as_recall=False, arithmetic=False) -> dict:
-    tp, fp, fn, tn = case["tp"], case["fp"], case["fn"], case["tn"]
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    if swap:
-        precision, recall = recall, precision
-    f1 = (precision + recall) / 2 if arithmetic else _ratio(2 * precision * recall, precision + recall)
-    return {"precision": precision, "recall": recall,
-            "specificity": recall if specificity_as_recall else _ratio(tn, tn + fp),
-            "f1": f1, "accuracy": _ratio(tp + tn, tp + fp + fn + tn)}
-
-
-def _has_nan(got, want, case) -> bool:
-    return any(np.isnan(np.asarray(value, dtype=float)).any() for value in got.values())
-
-
-# -- imb.class_weights ---------------------------------------------------------------------------------
+# -- labels (imb.stratified_split) ---------------------------------------------------------------------
 
 def _labels_arguments(case: dict) -> dict:
     rng = np.random.default_rng(case["seed"])
@@ -55,8 +41,65 @@ def _labels_arguments(case: dict) -> dict:
     return {"y": y, "n_classes": len(case["p"])}
 
 
-def _counts(case: dict) -> np.ndarray:
-    return np.bincount(_labels_arguments(case)["y"], minlength=len(case["p"])).astype(float)
+# -- imb.threshold and imb.remedy: decisions -------------------------------------------------------------
+
+def _threshold_arguments(case: dict) -> dict:
+    from course_utils.experiments.imbalance import threshold_lab
+
+    return {"lab": threshold_lab(case["seed"])}
+
+
+def _threshold_observe(result, kwargs) -> dict:
+    """The threshold as the validation positive's score it stands for (any threshold between the same two
+    positive scores finds the same positives on validation), and the protocol."""
+    lab = kwargs["lab"]
+    convert = lambda t: lab.on_validation(as_float(t, "one number (your threshold)"))  # noqa: E731
+    return observe_decision("threshold", vault="lab", convert=convert)(result, kwargs)
+
+
+def _acceptable_thresholds(case: dict) -> list:
+    from course_utils.experiments.imbalance import acceptable_thresholds
+
+    return acceptable_thresholds(case)
+
+
+def _threshold_on_training(case: dict) -> float:
+    from course_utils.experiments.imbalance import threshold_on
+
+    return threshold_on(case["seed"], "train")
+
+
+def _unsupported_threshold(got, case) -> bool:
+    """The protocol was followed and the threshold is not one the evidence supports (the hints' guard)."""
+    return got["protocol"] == FOLLOWED and not any(same(got["decision"], t) for t in _acceptable_thresholds(case))
+
+
+def _validation_recall_gap(got, case) -> float:
+    """The validation recall at the learner's threshold minus the required recall."""
+    from course_utils.experiments.imbalance import threshold_lab, validation_recall
+
+    return validation_recall(case["seed"], got["decision"]) - threshold_lab(case["seed"]).required_recall
+
+
+def _misses_recall(got, want, case) -> bool:
+    return (_unsupported_threshold(got, case) and _validation_recall_gap(got, case) < 0
+            and not chose(_threshold_on_training, _acceptable_thresholds)(got, want, case))
+
+
+def _too_low(got, want, case) -> bool:
+    return _unsupported_threshold(got, case) and _validation_recall_gap(got, case) >= 0
+
+
+def _remedy_arguments(case: dict) -> dict:
+    from course_utils.experiments.imbalance import remedy_lab
+
+    return {"lab": remedy_lab(case["seed"])}
+
+
+def _acceptable_remedies(case: dict) -> list:
+    from course_utils.experiments.imbalance import acceptable_remedies
+
+    return acceptable_remedies(case)
 
 
 # -- imb.threshold_for_recall --------------------------------------------------------------------------
@@ -265,46 +308,6 @@ def _smote_is(**facts):
 
 EXERCISES = (
     Exercise(
-        id="imb.metrics",
-        title="Precision, recall, specificity, F1 and accuracy from a confusion matrix",
-        points=2,
-        cases=({"tp": 8, "fp": 12, "fn": 2, "tn": 978}, {"tp": 40, "fp": 5, "fn": 10, "tn": 45},
-               {"tp": 0, "fp": 0, "fn": 10, "tn": 990}),
-        compare=close(rtol=1e-6, atol=1e-9),  # ratios of counts: float32 arithmetic passes, no slip does
-        answer="a dict with keys precision, recall, specificity, f1, accuracy (numbers)",
-        parts=METRICS,
-        hints=(
-            when(_has_nan, "a ratio with a zero denominator (no predicted positives, say) is defined as 0 "
-                           "here, as scikit-learn's zero_division=0 does; you returned nan"),
-            like(lambda want, case: _metrics_like(case, swap=True),
-                 "precision and recall are swapped: precision = TP / (TP + FP) is about the predicted "
-                 "positives, recall = TP / (TP + FN) about the actual positives"),
-            like(lambda want, case: _metrics_like(case, specificity_as_recall=True),
-                 "specificity is the recall of the NEGATIVE class: TN / (TN + FP)"),
-            like(lambda want, case: _metrics_like(case, arithmetic=True),
-                 "F1 is the harmonic mean 2PR / (P + R), not the arithmetic mean (P + R) / 2"),
-        ),
-    ),
-    Exercise(
-        id="imb.class_weights",
-        title="Class weights from class frequencies ('balanced')",
-        points=1,
-        cases=({"seed": 0, "n": 1000, "p": [0.9, 0.1]}, {"seed": 1, "n": 600, "p": [0.5, 0.3, 0.15, 0.05]}),
-        compare=close(rtol=1e-6),  # float32 tensors (for nn.CrossEntropyLoss) are compared at their precision
-        arguments=_labels_arguments,
-        answer="the n_classes weights in class order (a list, an array or a tensor, as nn.CrossEntropyLoss takes)",
-        hints=(*distinct((
-            like(lambda want, case: (_counts(case) / _counts(case).sum()).tolist(),
-                 "those are the class frequencies: the weights are their inverse, so that rare classes weigh more"),
-            like(lambda want, case: (1 / _counts(case)).tolist(),
-                 "1/count has the right shape but the wrong scale: multiply by n_samples / n_classes, so "
-                 "that a balanced dataset gets weight 1 for every class"),
-            like(lambda want, case: ((1 / _counts(case)) / (1 / _counts(case)).sum()).tolist(),
-                 "normalized to sum to 1: use n_samples / (n_classes * count), the 'balanced' convention "
-                 "of scikit-learn, which gives weight 1 to every class of a balanced dataset"))),
-        ),
-    ),
-    Exercise(
         id="imb.threshold_for_recall",
         title="The highest threshold that reaches a target recall",
         points=2,
@@ -328,6 +331,30 @@ EXERCISES = (
                  "at this threshold the recall is below the target: count the positives among the scores "
                  ">= threshold: you need the k highest positive scores, with k the smallest count such that "
                  "k / n_positives >= target"),
+        ),
+    ),
+    Exercise(
+        id="imb.threshold",
+        title="Choose the threshold for a required recall on validation; report test once",
+        points=2,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=_threshold_arguments,
+        observe=_threshold_observe,
+        compare={"decision": supported(_acceptable_thresholds, what="the threshold"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'threshold': a number, 'test': lab.test(threshold)}",
+        timeout=30.0,
+        hints=(
+            when(chose(_threshold_on_training, _acceptable_thresholds),
+                 "that threshold reaches the recall on the TRAINING scores: a model scores its own training "
+                 "samples too confidently, so on new data it misses the recall; choose it on validation"),
+            when(_misses_recall,
+                 "at this threshold the recall on validation is below the required recall: a threshold that "
+                 "maximizes accuracy or F1 is not one that meets a recall; take the highest one that does"),
+            when(_too_low,
+                 "this threshold meets the recall on validation with more margin than a sample or two: the "
+                 "highest threshold that meets it flags fewer negatives (a better precision)"),
         ),
     ),
     Exercise(
@@ -381,6 +408,25 @@ EXERCISES = (
                            many_bases=False),
                  "your new points grow from one or two minority samples only: draw the base sample at random "
                  "for each new point, rng.integers(0, n, size=n_new)"),
+        ),
+    ),
+    Exercise(
+        id="imb.remedy",
+        title="Which imbalance remedy to keep: an ablation over several seeds; report test once",
+        points=2,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=_remedy_arguments,
+        observe=observe_choice("remedy", "remedy"),
+        compare={"decision": supported(_acceptable_remedies, what="the remedy"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'remedy': 'none', 'oversample' or 'undersample', 'test_average_precision': lab.test(...)}",
+        timeout=30.0,
+        hints=(
+            when(chose(lambda case: "oversample", _acceptable_remedies),
+                 "random oversampling copies the rare samples: a nearest-neighbour model then finds copies of "
+                 "the same few positives around every point and ranks new samples worse; the validation "
+                 "average precision shows it"),
         ),
     ),
 )

@@ -2,20 +2,7 @@
 
 import numpy as np
 
-
-def _metrics(swap=False, specificity_as_recall=False, arithmetic=False, nan=False):
-    def metrics(tp, fp, fn, tn):
-        def ratio(a, b):
-            return a / b if b else (float("nan") if nan else 0.0)
-
-        precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
-        if swap:
-            precision, recall = recall, precision
-        f1 = (precision + recall) / 2 if arithmetic else ratio(2 * precision * recall, precision + recall)
-        return {"precision": precision, "recall": recall,
-                "specificity": recall if specificity_as_recall else ratio(tn, tn + fp),
-                "f1": f1, "accuracy": ratio(tp + tn, tp + fp + fn + tn)}
-    return metrics
+from course_utils.vault import CHOSE_ON_TEST, NOT_REPORTED, ONE_SEED, PEEKED
 
 
 def _threshold(strict=False, lowest=False, recall_instead=False):
@@ -103,32 +90,94 @@ def _smote_reseeded_per_point(X_minority, n_new, k, seed):
     return np.array(out)
 
 
+def _val_threshold(lab):
+    scores, y = lab.scores("val")
+    positives = np.sort(scores[y == 1])[::-1]
+    return positives[int(np.ceil(lab.required_recall * len(positives) - 1e-9)) - 1]
+
+
+def threshold_on_training_scores(lab):
+    scores, y = lab.scores("train")
+    positives = np.sort(scores[y == 1])[::-1]
+    t = positives[int(np.ceil(lab.required_recall * len(positives) - 1e-9)) - 1]
+    return {"threshold": t, "test": lab.test(t)}
+
+
+def threshold_for_best_f1(lab):
+    scores, y = lab.scores("val")
+    candidates = np.unique(scores)
+    f1 = [2 * ((scores >= t) & (y == 1)).sum() / ((scores >= t).sum() + (y == 1).sum()) for t in candidates]
+    t = candidates[int(np.argmax(f1))]
+    return {"threshold": t, "test": lab.test(t)}
+
+
+def threshold_recall_one(lab):
+    """Every positive flagged: far more margin than the recall needs."""
+    scores, y = lab.scores("val")
+    t = scores[y == 1].min()
+    return {"threshold": t, "test": lab.test(t)}
+
+
+def threshold_tuned_on_test(lab):
+    """Opens the test set for the validation threshold and the next two positives below, keeps the best
+    precision (all three are defensible decisions: only the protocol is wrong)."""
+    scores, y = lab.scores("val")
+    t = _val_threshold(lab)
+    below = np.sort(scores[(y == 1) & (scores < t)])[::-1][:2]
+    results = {c: lab.test(c) for c in (t, *below)}
+    return {"threshold": max(results, key=lambda c: results[c]["precision"]), "test": results}
+
+
+def threshold_peeked(lab):
+    """Looks at the test set at the default threshold 0.5, then reports that look for another threshold."""
+    return {"threshold": _val_threshold(lab), "test": lab.test(0.5)}
+
+
+def threshold_not_reported(lab):
+    return {"threshold": _val_threshold(lab)}
+
+
+def _remedy(pick="val", seeds=3, tests="final"):
+    from sklearn.metrics import average_precision_score
+
+    def choose_remedy(lab):
+        y_val = lab.vault.val.y
+        ap = {r: np.mean([average_precision_score(y_val, lab.run(r, s)["val_scores"]) for s in lab.seeds[:seeds]])
+              for r in lab.candidates}
+        best = "oversample" if pick == "oversample" else max(ap, key=ap.get)
+        if tests == "all":
+            scores = {r: lab.test(r) for r in lab.candidates}
+            best = max(scores, key=scores.get)
+        if tests == "peek":  # reports the test score of another remedy than the one it keeps
+            return {"remedy": best, "test_average_precision": lab.test(min(ap, key=ap.get))}
+        return {"remedy": best, "test_average_precision": None if tests == "none" else lab.test(best)}
+    return choose_remedy
+
+
 WRONG = {
-    "imb.metrics": [
-        (lambda tp, fp, fn, tn: list(_metrics()(tp, fp, fn, tn).values()),
-         "expected a dict with keys precision, recall, specificity, f1, accuracy"),
-        (lambda true_positives, fp, fn, tn: {}, "keep the template's parameter names"),
-        (_metrics(nan=True), "you returned nan"),
-        (_metrics(swap=True), "precision and recall are swapped"),
-        (_metrics(specificity_as_recall=True), "the recall of the NEGATIVE class"),
-        (_metrics(arithmetic=True), "harmonic mean"),
-    ],
-    "imb.class_weights": [
-        (lambda y, n_classes: np.bincount(y, minlength=n_classes) / len(y), "those are the class frequencies"),
-        (lambda y, n_classes: 1 / np.bincount(y, minlength=n_classes), "1/count has the right shape"),
-        (lambda y, n_classes: (1 / np.bincount(y, minlength=n_classes)) / (1 / np.bincount(y, minlength=n_classes)).sum(),
-         "normalized to sum to 1"),
-        (lambda y, n_classes: {c: len(y) / (n_classes * (y == c).sum()) for c in range(n_classes)},
-         "got a dict with keys"),
-        (lambda y, n_classes: (len(y) / (n_classes * (y == c).sum()) for c in range(n_classes)),
-         "got a generator"),
-    ],
     "imb.threshold_for_recall": [
         (_threshold(recall_instead=True), "you returned the recall"),
         (_threshold(strict=True), "one score too low"),
         (_threshold(lowest=True), "not the highest one"),
         (_threshold_too_high, "below the target"),
         (lambda scores, y, target_recall: np.sort(scores[y == 1])[::-1], "expected one number: the threshold"),
+    ],
+    "imb.threshold": [
+        (threshold_on_training_scores, "reaches the recall on the TRAINING scores"),
+        (threshold_for_best_f1, "the recall on validation is below the required recall"),
+        (threshold_recall_one, "more margin than a sample or two"),
+        (threshold_tuned_on_test, CHOSE_ON_TEST),
+        (threshold_peeked, PEEKED),
+        (threshold_not_reported, NOT_REPORTED),
+        (lambda lab: {"t": 0.5}, "expected a dict with the key 'threshold'"),
+    ],
+    "imb.remedy": [
+        (_remedy(pick="oversample"), "random oversampling copies the rare samples"),
+        (_remedy(tests="all"), CHOSE_ON_TEST),
+        (_remedy(tests="peek"), PEEKED),
+        (_remedy(seeds=1), ONE_SEED.format(needed=3)),
+        (_remedy(tests="none"), NOT_REPORTED),
+        (lambda lab: {"remedy": "smote"}, "is not one of the lab's candidates"),
     ],
     "imb.stratified_split": [
         (_split(random=True), "drift from the class proportions"),
