@@ -1,11 +1,16 @@
 """Exercises of lab 07, regularization (``solutions/07_regularization.ipynb``).
 
-Ids: ``reg.l1_penalty``, ``reg.l1_prox``, ``reg.max_norm``, ``reg.early_stopping``, ``reg.dropout``,
-``reg.shift``.
+Ids: ``reg.weight_decay``, ``reg.l1_prox``, ``reg.max_norm``, ``reg.early_stopping``, ``reg.stop_epoch``,
+``reg.dropout``, ``reg.shift``.
 
-Cases are seeds and sizes; ``arguments`` builds the models and arrays. Behaviour is checked where
-values alone would let a wrong answer through: the L1 penalty must carry a gradient to every weight
-(it is added to a loss); the in-place projections (max-norm, the L1 proximal step) are judged on the
+Two exercises are decisions (:mod:`.decisions`): the learner gets an experiment harness
+(:mod:`course_utils.experiments.regularization`) and chooses a weight decay, or the epoch to stop at, from
+validation curves over several seeds, then opens the test set once. The decision is judged against what
+the harness's own runs support (every seed; any candidate within the noise of the best), the protocol by
+the vault's sentence; their seed varies per learner.
+
+The other cases are seeds and sizes; ``arguments`` builds the models and arrays. Behaviour is checked where
+values alone would let a wrong answer through: the in-place projections (max-norm, the L1 proximal step) are judged on the
 model they were given, biases included; dropout is called twice on the same input, since it is random:
 every correct inverted dropout drops about a share p, scales the survivors by 1/(1 - p), draws a fresh
 mask at every call, leaves its input alone and does nothing at evaluation. The hint rules compute
@@ -18,10 +23,13 @@ import math
 
 import numpy as np
 
+from course_utils.experiments.seeded import chose, observe_choice
+
 from .compare import Verdict, close, exact
+from .decisions import followed, supported
 from .engine import Exercise
 from .hints import distinct, when
-from .values import AnswerError, as_array, as_float, describe, to_plain
+from .values import AnswerError, as_array, describe, to_plain
 
 
 # -- models ----------------------------------------------------------------------------------------------
@@ -56,45 +64,42 @@ def _close_to(got, wrong, rtol=1e-5, atol=1e-7) -> bool:
     return close(rtol=rtol, atol=atol)(got, wrong).ok
 
 
-# -- reg.l1_penalty ----------------------------------------------------------------------------------------
+# -- reg.weight_decay and reg.stop_epoch: decisions -------------------------------------------------------
 
-L1_ANSWER = "one number as a tensor: lam * sum |w| over the Linear weights"
+def _weight_decay_arguments(case: dict) -> dict:
+    from course_utils.experiments.regularization import weight_decay_lab
 
-
-def _l1_probe(function, kwargs) -> dict:
-    """The penalty, and whether back-propagating it reaches every Linear weight (it is added to a loss)."""
-    import torch
-
-    result = function(**kwargs)
-    if isinstance(result, torch.Tensor):
-        if result.numel() != 1:
-            raise AnswerError(f"expected {L1_ANSWER}, got {describe(to_plain(result))}")
-        weights = [layer.weight for layer in _linears(kwargs["model"])]
-        reaches = False
-        if result.requires_grad:
-            grads = torch.autograd.grad(result.reshape(()), weights, allow_unused=True)
-            reaches = all(g is not None for g in grads)
-        return {"penalty": result.detach().reshape(()), "differentiable": bool(reaches)}
-    return {"penalty": as_float(result, L1_ANSWER), "differentiable": False}
+    return {"lab": weight_decay_lab(case["seed"])}
 
 
-def _l1_like(case: dict, slip: str) -> float:
-    a = _model_arguments(case)
-    layers = _linears(a["model"])
-    weights = sum(layer.weight.abs().sum().item() for layer in layers)
-    if slip == "with biases":
-        return a["lam"] * (weights + sum(layer.bias.abs().sum().item() for layer in layers))
-    if slip == "squares":
-        return a["lam"] * sum((layer.weight ** 2).sum().item() for layer in layers)
-    if slip == "no lambda":
-        return weights
-    if slip == "mean":
-        return a["lam"] * sum(layer.weight.abs().mean().item() for layer in layers)
-    raise ValueError(slip)
+def _stopping_arguments(case: dict) -> dict:
+    from course_utils.experiments.regularization import stopping_lab
+
+    return {"lab": stopping_lab(case["seed"])}
 
 
-def _penalty_is(slip: str):
-    return lambda got, want, case: _close_to(got["penalty"], _l1_like(case, slip), rtol=1e-4)
+def _acceptable_weight_decays(case: dict) -> list:
+    from course_utils.experiments.regularization import acceptable_weight_decays
+
+    return acceptable_weight_decays(case)
+
+
+def _acceptable_epochs(case: dict) -> list:
+    from course_utils.experiments.regularization import acceptable_epochs
+
+    return acceptable_epochs(case)
+
+
+def _on_training_loss(case: dict) -> float:
+    from course_utils.experiments.regularization import best_on_training_loss
+
+    return best_on_training_loss(case["seed"])
+
+
+def _last_epoch(case: dict) -> int:
+    from course_utils.experiments.regularization import EPOCHS
+
+    return EPOCHS
 
 
 # -- reg.l1_prox -------------------------------------------------------------------------------------------
@@ -337,24 +342,21 @@ UNCHANGED_MODEL = ("the model you were given is unchanged: change its weights in
 
 EXERCISES = (
     Exercise(
-        id="reg.l1_penalty",
-        title="The L1 penalty of a network's weights, differentiable",
-        points=1,
-        cases=({"seed": 0, "sizes": [8, 16, 3], "lam": 1e-3}, {"seed": 1, "sizes": [4, 5, 5, 2], "lam": 0.5}),
-        compare=close(rtol=1e-5),  # a sum of float32 weights: the order of the sum moves the last digits
-        arguments=_model_arguments,
-        probe=_l1_probe,
-        answer=L1_ANSWER,
+        id="reg.weight_decay",
+        title="Choose the weight decay on validation, over several seeds; report test once",
+        points=2,
+        cases=({"seed": 1},),
+        varies=("seed",),
+        arguments=_weight_decay_arguments,
+        observe=observe_choice("weight_decay", "weight decay"),
+        compare={"decision": supported(_acceptable_weight_decays, what="the weight decay"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'weight_decay': your choice (one of lab.candidates), 'test_accuracy': lab.test(...)}",
+        timeout=30.0,
         hints=(
-            when(_penalty_is("with biases"),
-                 "the biases are included: penalize the weights of the Linear layers only (biases do not "
-                 "make a network more complex, and shrinking them only costs fit)"),
-            when(_penalty_is("squares"), "that is the L2 penalty (squares); L1 sums |w|"),
-            when(_penalty_is("no lambda"), "multiply the sum by the strength lam"),
-            when(_penalty_is("mean"), "a mean per layer weighs small layers more: sum |w| over every weight"),
-            when(lambda got, want, case: not got["differentiable"] and _close_to(got["penalty"], want["penalty"]),
-                 "the value is right but it carries no gradient (.item(), float() or NumPy cut the graph): "
-                 "return the tensor itself, so that loss + penalty can be back-propagated"),
+            when(chose(_on_training_loss, _acceptable_weight_decays),
+                 "that weight decay has the lowest TRAINING loss: less regularization always fits the training "
+                 "set better; choose on the validation loss"),
         ),
     ),
     Exercise(
@@ -430,6 +432,24 @@ EXERCISES = (
             when(_stopping_is("ties count"), "a loss equal to the best is not an improvement: use a strict <"),
             when(_stopping_is("last as best"),
                  "return the epoch of the BEST validation loss (the weights you restore), not the last one"),
+        ),
+    ),
+    Exercise(
+        id="reg.stop_epoch",
+        title="Choose the epoch to stop at from validation curves over several seeds; report test once",
+        points=2,
+        cases=({"seed": 7},),
+        varies=("seed",),
+        arguments=_stopping_arguments,
+        observe=observe_choice("epoch", "epoch", candidates=None),
+        compare={"decision": supported(_acceptable_epochs, what="the epoch"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'epoch': your choice (0 ... 30), 'test_accuracy': lab.test(...)}",
+        timeout=30.0,
+        hints=(
+            when(chose(_last_epoch, _acceptable_epochs),
+                 "the last epoch has the lowest TRAINING loss, but the validation loss turned up long before: "
+                 "stop where the validation loss, averaged over the seeds, is lowest"),
         ),
     ),
     Exercise(

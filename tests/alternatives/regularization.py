@@ -10,21 +10,6 @@ def _linears(model):
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-# -- reg.l1_penalty ----------------------------------------------------------------------------------------
-
-def l1_by_norms(model, lam):
-    return lam * torch.stack([torch.linalg.vector_norm(m.weight, ord=1) for m in _linears(model)]).sum()
-
-
-def l1_in_float64(model, lam):
-    """Summed in float64 (another rounding than the float32 reference), a 1-element tensor."""
-    total = torch.zeros(1, dtype=torch.float64)
-    for name, p in model.named_parameters():
-        if name.endswith("weight"):
-            total = total + p.double().abs().sum()
-    return lam * total
-
-
 # -- reg.l1_prox -------------------------------------------------------------------------------------------
 
 def prox_with_where(model, lam, lr):
@@ -42,6 +27,46 @@ def prox_through_numpy(model, lam, lr):
         shrunk = np.sign(w) * np.maximum(np.abs(w) - lr * lam, 0.0)
         m.weight.data = torch.from_numpy(shrunk.astype(np.float32))
     return model
+
+
+# -- reg.weight_decay (a decision) -------------------------------------------------------------------------
+
+def weight_decay_all_seeds_paired(lab):
+    """Four seeds of every candidate (the whole budget); the decision as a NumPy float."""
+    seeds = lab.seeds[:4]
+    table = np.array([[lab.run(wd, s)["val_loss"][-1] for s in seeds] for wd in lab.candidates])
+    choice = np.asarray(lab.candidates)[table.mean(axis=1).argmin()]
+    return {"weight_decay": choice, "test_accuracy": lab.test(float(choice))}
+
+
+def weight_decay_median_of_later_seeds(lab):
+    """Seeds 1, 2 and 3, the median of the last three epochs' validation loss (less noisy than one epoch)."""
+    scores = {wd: np.mean([np.median(lab.run(wd, s)["val_loss"][-3:]) for s in (1, 2, 3)]) for wd in lab.candidates}
+    choice = sorted(scores, key=scores.get)[0]
+    return {"weight_decay": choice, "test_accuracy": lab.test(choice)}
+
+
+# -- reg.stop_epoch (a decision) ----------------------------------------------------------------------------
+
+def stop_epoch_five_seeds(lab):
+    """Every seed the budget allows; torch for the mean."""
+    curves = torch.tensor(np.array([lab.run(s)["val_loss"] for s in lab.seeds]))
+    epoch = int(curves.mean(dim=0).argmin())
+    return {"epoch": epoch, "test_accuracy": lab.test(epoch)}
+
+
+def stop_epoch_patience_on_the_mean(lab):
+    """Early stopping with patience 5 on the mean curve of 3 seeds (as exercise 4 would, epoch by epoch)."""
+    mean = np.mean([lab.run(s)["val_loss"] for s in lab.seeds[:3]], axis=0)
+    best, best_epoch, waited = np.inf, 0, 0
+    for epoch, loss in enumerate(mean):
+        if loss < best:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+            if waited == 5:
+                break
+    return {"epoch": np.int64(best_epoch), "test_accuracy": lab.test(best_epoch)}
 
 
 # -- reg.max_norm ----------------------------------------------------------------------------------------
@@ -120,7 +145,8 @@ def shift_pad_and_crop(images, dx, dy):
 
 
 RIGHT = {
-    "reg.l1_penalty": [l1_by_norms, l1_in_float64],
+    "reg.weight_decay": [weight_decay_all_seeds_paired, weight_decay_median_of_later_seeds],
+    "reg.stop_epoch": [stop_epoch_five_seeds, stop_epoch_patience_on_the_mean],
     "reg.l1_prox": [prox_with_where, prox_through_numpy],
     "reg.max_norm": [max_norm_renorm, max_norm_row_by_row],
     "reg.early_stopping": [stopping_by_argmin, stopping_numpy_ints],

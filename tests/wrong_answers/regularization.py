@@ -4,6 +4,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.vault import CHOSE_ON_TEST, NOT_REPORTED, ONE_SEED, PEEKED
+
 
 def _linears(model):
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -118,16 +120,55 @@ def _shift(how):
     return shift
 
 
+def seeded_choice(key, score=lambda lab, run: run["val_loss"][-1], best=min, seeds=3, tests="final"):
+    """A decision over ``lab.candidates`` (a :class:`Runs` harness): ``score`` of each run averaged over the
+    first ``seeds`` seeds, the ``best`` candidate; ``tests``: "final" (the protocol), "all" (chooses on
+    test), "peek" (reports the test score of another candidate), "none" (no report)."""
+
+    def choose(lab):
+        means = {c: np.mean([score(lab, lab.run(c, s)) for s in lab.seeds[:seeds]]) for c in lab.candidates}
+        choice = best(means, key=means.get)
+        if tests == "all":
+            opened = {c: lab.test(c) for c in lab.candidates}
+            choice = max(opened, key=opened.get)
+        if tests == "peek":
+            return {key: choice, "test_accuracy": lab.test(next(c for c in lab.candidates if c != choice))}
+        return {key: choice, **({} if tests == "none" else {"test_accuracy": lab.test(choice)})}
+
+    choose.__name__ = f"choose_{key}_{tests}_{seeds}_seeds"
+    return choose
+
+
+def _stop(pick="val", seeds=3, tests="final"):
+    def choose_stop_epoch(lab):
+        runs = [lab.run(s) for s in lab.seeds[:seeds]]
+        epoch = (len(runs[0]["val_loss"]) - 1 if pick == "last"
+                 else int(np.argmin(np.mean([r["val_loss"] for r in runs], axis=0))))
+        if tests == "all":
+            opened = {e: lab.test(e) for e in (epoch, epoch + 5, epoch + 10)}
+            epoch = max(opened, key=opened.get)
+        if tests == "peek":
+            return {"epoch": epoch, "test_accuracy": lab.test(len(runs[0]["val_loss"]) - 1)}
+        return {"epoch": epoch, **({} if tests == "none" else {"test_accuracy": lab.test(epoch)})}
+    return choose_stop_epoch
+
+
 WRONG = {
-    "reg.l1_penalty": [
-        (lambda model, lam: lam * sum(p.abs().sum() for p in model.parameters()), "the biases are included"),
-        (lambda model, lam: lam * sum((m.weight ** 2).sum() for m in _linears(model)), "that is the L2 penalty"),
-        (lambda model, lam: sum(m.weight.abs().sum() for m in _linears(model)), "multiply the sum by the strength"),
-        (lambda model, lam: lam * sum(m.weight.abs().mean() for m in _linears(model)), "a mean per layer"),
-        (lambda model, lam: (lam * sum(m.weight.abs().sum() for m in _linears(model))).item(),
-         "it carries no gradient"),
-        (lambda model, lam: [lam * m.weight.abs().sum() for m in _linears(model)],
-         "expected one number as a tensor"),
+    "reg.weight_decay": [
+        (seeded_choice("weight_decay", score=lambda lab, run: run["train_loss"][-1]), "lowest TRAINING loss"),
+        (seeded_choice("weight_decay", tests="all"), CHOSE_ON_TEST),
+        (seeded_choice("weight_decay", tests="peek"), PEEKED),
+        (seeded_choice("weight_decay", seeds=1), ONE_SEED.format(needed=3)),
+        (seeded_choice("weight_decay", tests="none"), NOT_REPORTED),
+        (lambda lab: {"weight_decay": 0.05}, "is not one of the lab's candidates"),
+    ],
+    "reg.stop_epoch": [
+        (_stop(pick="last"), "the last epoch has the lowest TRAINING loss"),
+        (_stop(tests="all"), CHOSE_ON_TEST),
+        (_stop(tests="peek"), PEEKED),
+        (_stop(seeds=1), ONE_SEED.format(needed=3)),
+        (_stop(tests="none"), NOT_REPORTED),
+        (lambda lab: {"stop": 3}, "expected a dict with the key 'epoch'"),
     ],
     "reg.l1_prox": [
         (_prox("gradient step"), "none lands on 0"),
