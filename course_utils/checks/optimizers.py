@@ -1,26 +1,32 @@
 """Exercises of lab 08, optimizers & learning rates (``solutions/08_optimizers.ipynb``).
 
-Ids: ``opt.lr_limit``, ``opt.sgd_step``, ``opt.adamw_step``, ``opt.warmup_rsqrt``, ``opt.range_test_lr``.
+Ids: ``opt.lr_limit``, ``opt.optimizer``, ``opt.adamw_step``, ``opt.range_test_lr``, ``opt.learning_rate``.
 
-The update rules are checked one step at a time, from a given state (the first step, and a step
-later in a run), with the state's keys named as in ``torch.optim``'s own state, so that every
-convention (dampening on the first step, where the weight decay goes, where ε goes, the bias
-correction) is tested on its own; tests/test_topic_08_optimizers.py checks the reference answers
-against ``torch.optim`` and ``torch.optim.lr_scheduler``. The new p and each state entry earn their
-share of a case (``parts``); ``torch.optim`` itself is refused (``forbid``): the point is to write the
-rule. The hint rules compute typical *wrong* answers to recognise them; the reference answers come from
+Two exercises are decisions (:mod:`.decisions`): the learner gets an experiment harness
+(:mod:`course_utils.experiments.optimizers`) and chooses an optimizer from runs over several seeds, or a
+learning rate from an LR range test and a few runs, then opens the test set once. The decision is judged
+against what the harness's own runs support (every seed; any candidate within the noise of the best),
+the protocol by the vault's sentence; their seed varies per learner.
+
+The AdamW update is checked one step at a time, from a given state (the first step, and a step later in
+a run), with the state's keys named as in ``torch.optim``'s own state, so that every convention (where
+the weight decay goes, where ε goes, the bias correction) is tested on its own;
+tests/test_topic_08_optimizers.py checks the reference answers against ``torch.optim``. The new p and
+each state entry earn their share of a case (``parts``); ``torch.optim`` itself is refused
+(``forbid``): the point is to write the rule. The hint rules compute typical *wrong* answers to recognise them; the reference answers come from
 the solution notebook.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from course_utils.experiments.seeded import chose, observe_choice
+
 from .compare import close
+from .decisions import followed, supported
 from .engine import Exercise
-from .hints import distinct, like, when
+from .hints import like, when
 from .values import AnswerError, as_array, describe, to_plain
 
 STEP_ANSWER = "the new p (an array of the shape of p)"
@@ -46,18 +52,49 @@ def _hessian_arguments(case: dict) -> dict:
     return {"hessian": q @ np.diag(_curvatures(case)) @ q.T}
 
 
-# -- opt.sgd_step ----------------------------------------------------------------------------------------
+# -- opt.optimizer and opt.learning_rate: decisions ------------------------------------------------------
+
+def _optimizer_arguments(case: dict) -> dict:
+    from course_utils.experiments.optimizers import optimizer_lab
+
+    return {"lab": optimizer_lab(case["seed"])}
+
+
+def _learning_rate_arguments(case: dict) -> dict:
+    from course_utils.experiments.optimizers import learning_rate_lab
+
+    return {"lab": learning_rate_lab(case["seed"])}
+
+
+def _acceptable_optimizers(case: dict) -> list:
+    from course_utils.experiments.optimizers import acceptable_optimizers
+
+    return acceptable_optimizers(case)
+
+
+def _acceptable_learning_rates(case: dict) -> list:
+    from course_utils.experiments.optimizers import acceptable_learning_rates
+
+    return acceptable_learning_rates(case)
+
+
+def _optimizer_on_training_loss(case: dict) -> str:
+    from course_utils.experiments.optimizers import best_on_training_loss
+
+    return best_on_training_loss(case["seed"])
+
+
+def _range_test_minimum(case: dict) -> float:
+    from course_utils.experiments.optimizers import range_test_minimum
+
+    return range_test_minimum(case["seed"])
+
+
+# -- opt.adamw_step --------------------------------------------------------------------------------------
 
 def _vectors(case: dict, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(case["seed"])
     return {name: rng.standard_normal(case["dim"]) * case.get(f"{name}_scale", 1.0) for name in names}
-
-
-def _sgd_arguments(case: dict) -> dict:
-    v = _vectors(case, ("p", "g", "buffer"))
-    state = {} if case["first"] else {"momentum_buffer": v["buffer"]}
-    return {"p": v["p"], "g": v["g"], "state": state, "lr": case["lr"], "momentum": case["momentum"],
-            "dampening": case["dampening"], "weight_decay": case["weight_decay"], "nesterov": case["nesterov"]}
 
 
 def _step_observe(keys: tuple[str, ...]):
@@ -74,40 +111,6 @@ def _step_observe(keys: tuple[str, ...]):
         return observed
     return observe
 
-
-def _sgd_observe(result, kwargs) -> dict:
-    """The new p, and the momentum buffer when there is momentum (None without: there is no buffer)."""
-    observed = _step_observe(("momentum_buffer",) if kwargs["momentum"] else ())(result, kwargs)
-    observed["momentum_buffer"] = observed.get("momentum_buffer")
-    return observed
-
-
-def _sgd_like(case: dict, slip: str) -> dict:
-    """One step of SGD with exactly one of the classic slips (never the correct rule)."""
-    a = _sgd_arguments(case)
-    p, g, lr, mu, damp, wd = a["p"], a["g"], a["lr"], a["momentum"], a["dampening"], a["weight_decay"]
-    buffer = a["state"].get("momentum_buffer")
-    d_p = g if slip == "decay after momentum" else g + wd * p
-    if slip == "no weight decay":
-        d_p = g
-    if buffer is None:
-        buf = {"dampened first step": (1 - damp) * d_p, "lr in the velocity": lr * d_p}.get(slip, d_p.copy())
-    elif slip == "lr in the velocity":
-        buf = mu * buffer + lr * d_p
-    else:
-        buf = mu * buffer + (1 - damp) * d_p
-    if slip == "lr in the velocity":
-        return {"p": (p - buf).tolist(), "momentum_buffer": buf.tolist()}
-    step = d_p + mu * buf if a["nesterov"] and slip != "nesterov ignored" else buf
-    if slip == "decay after momentum":
-        step = step + wd * p
-    if slip not in ("decay after momentum", "no weight decay", "dampened first step", "lr in the velocity",
-                    "nesterov ignored"):
-        raise ValueError(slip)
-    return {"p": (p - lr * step).tolist(), "momentum_buffer": buf.tolist()}
-
-
-# -- opt.adamw_step --------------------------------------------------------------------------------------
 
 def _adam_arguments(case: dict) -> dict:
     v = _vectors(case, ("p", "g", "m", "v"))
@@ -154,28 +157,6 @@ def _adam_observe(result, kwargs) -> dict:
 
 def _p_like(got, wrong) -> bool:
     return close(rtol=1e-6, atol=1e-12)(got["p"], wrong["p"]).ok
-
-
-def _sgd_is(slip: str):
-    """A rule: the new p (and the buffer, when there is one) are those of this slip."""
-    def test(got, want, case):
-        wrong = _sgd_like(case, slip)
-        same_buffer = want["momentum_buffer"] is None or close(rtol=1e-6, atol=1e-12)(
-            got["momentum_buffer"], wrong["momentum_buffer"]).ok
-        return _p_like(got, wrong) and same_buffer
-    return test
-
-
-# -- opt.warmup_rsqrt ------------------------------------------------------------------------------------
-
-def _rsqrt_like(case: dict, slip: str) -> list[float]:
-    steps, warmup, base = case["steps"], case["warmup_steps"], case["base_lr"]
-    out = []
-    for t in range(steps):
-        n = t if slip == "t from 0" else t + 1
-        decay = warmup / n if slip == "1/t decay" else math.sqrt(warmup / n) if n else float("inf")
-        out.append(base * (decay if slip == "no warm-up" else min(n / warmup, decay)))
-    return out
 
 
 # -- opt.range_test_lr -----------------------------------------------------------------------------------
@@ -231,36 +212,22 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="opt.sgd_step",
-        title="One step of torch.optim.SGD (momentum, dampening, weight decay, Nesterov)",
-        points=3,
-        cases=({"seed": 0, "dim": 4, "first": True, "lr": 0.1, "momentum": 0.9, "dampening": 0.1,
-                "weight_decay": 0.01, "nesterov": False},
-               {"seed": 1, "dim": 4, "first": False, "lr": 0.05, "momentum": 0.9, "dampening": 0.0,
-                "weight_decay": 0.0, "nesterov": True},
-               {"seed": 2, "dim": 3, "first": False, "lr": 0.1, "momentum": 0.8, "dampening": 0.5,
-                "weight_decay": 0.1, "nesterov": False}),
-        compare=close(rtol=1e-7, atol=1e-12),  # float64 arithmetic in any order; float32 at its precision
-        arguments=_sgd_arguments,
-        observe=_sgd_observe,
-        answer=STEP_ANSWER,
-        parts=("p", "momentum_buffer"),
-        forbid=("torch.optim.SGD",),
-        hints=distinct((
-            when(_sgd_is("dampened first step"),
-                 "on the first step PyTorch starts the buffer as the gradient itself, without dampening: "
-                 "buf = d_p, and only later buf = μ·buf + (1 - dampening)·d_p"),
-            when(_sgd_is("decay after momentum"),
-                 "the weight decay belongs in the gradient BEFORE the momentum: d_p = g + weight_decay·p, "
-                 "and the buffer accumulates d_p"),
-            when(_sgd_is("no weight decay"),
-                 "the weight decay is missing: d_p = g + weight_decay·p"),
-            when(_sgd_is("nesterov ignored"),
-                 "with nesterov=True the step is d_p + μ·buf, not buf"),
-            when(_sgd_is("lr in the velocity"),
-                 "that is the textbook form (the velocity holds lr·g, p ← p - v); PyTorch's buffer holds "
-                 "gradients and the learning rate multiplies the step: p ← p - lr·buf"),
-        )),
+        id="opt.optimizer",
+        title="Choose between two optimizers over several seeds; report test once",
+        points=2,
+        cases=({"seed": 3},),
+        varies=("seed",),
+        arguments=_optimizer_arguments,
+        observe=observe_choice("optimizer", "optimizer"),
+        compare={"decision": supported(_acceptable_optimizers, what="the optimizer"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'optimizer': 'sgd' or 'adam', 'test_accuracy': lab.test(...)}",
+        timeout=30.0,
+        hints=(
+            when(chose(_optimizer_on_training_loss, _acceptable_optimizers),
+                 "that optimizer has the lower TRAINING loss, not the lower validation loss: an optimizer that "
+                 "fits the training set faster does not generalize better for it"),
+        ),
     ),
     Exercise(
         id="opt.adamw_step",
@@ -291,23 +258,6 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="opt.warmup_rsqrt",
-        title="Linear warm-up, then inverse-square-root decay (the Transformer schedule)",
-        points=2,
-        cases=({"steps": 12, "warmup_steps": 4, "base_lr": 0.1}, {"steps": 30, "warmup_steps": 10, "base_lr": 1e-3}),
-        compare=close(rtol=1e-7),
-        answer="a list of exactly `steps` learning rates, for t = 0 ... steps - 1",
-        hints=(
-            like(lambda want, case: _rsqrt_like(case, "t from 0"),
-                 "off by one: the first optimizer step (t = 0) already uses (t + 1)/W of the peak, so that no "
-                 "step is wasted at lr = 0"),
-            like(lambda want, case: _rsqrt_like(case, "1/t decay"),
-                 "after the warm-up the decay is the inverse SQUARE ROOT, √(W/(t + 1)), not W/(t + 1)"),
-            like(lambda want, case: _rsqrt_like(case, "no warm-up"),
-                 "the warm-up is missing: take the minimum of (t + 1)/W and √(W/(t + 1))"),
-        ),
-    ),
-    Exercise(
         id="opt.range_test_lr",
         title="Read an LR range test",
         points=2,
@@ -326,6 +276,25 @@ EXERCISES = (
             like(lambda want, case: _range_like(case, "minimum itself"),
                  "the learning rate at the minimum is already too large (the loss was about to blow up): "
                  "take one order of magnitude below it, minimum / 10"),
+        ),
+    ),
+    Exercise(
+        id="opt.learning_rate",
+        title="Choose the learning rate from a range test and a few runs; report test once",
+        points=2,
+        cases=({"seed": 0},),
+        varies=("seed",),
+        arguments=_learning_rate_arguments,
+        observe=observe_choice("lr", "learning rate"),
+        compare={"decision": supported(_acceptable_learning_rates, what="the learning rate"),
+                 "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict: {'lr': your choice (one of lab.candidates), 'test_accuracy': lab.test(...)}",
+        timeout=30.0,
+        hints=(
+            when(chose(_range_test_minimum, _acceptable_learning_rates),
+                 "that is where the range test's loss is lowest: there the loss is about to blow up; a good "
+                 "learning rate lies about a decade below it (then compare the neighbours on validation)"),
         ),
     ),
 )

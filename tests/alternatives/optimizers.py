@@ -22,32 +22,21 @@ def lr_limit_torch_float32(hessian):
     return 2 / torch.linalg.eigvalsh(torch.as_tensor(hessian, dtype=torch.float32)).max()
 
 
-# -- opt.sgd_step ----------------------------------------------------------------------------------------
+# -- opt.optimizer (a decision) ----------------------------------------------------------------------------
 
-def sgd_step_torch(p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-    """Tensors inside, float64, the buffer kept as a tensor."""
-    p, g = torch.as_tensor(p), torch.as_tensor(g)
-    d_p = g.add(p, alpha=weight_decay)
-    if momentum:
-        buf = state.get("momentum_buffer")
-        buf = d_p.clone() if buf is None else torch.as_tensor(buf) * momentum + d_p * (1 - dampening)
-        state["momentum_buffer"] = buf
-        d_p = d_p + momentum * buf if nesterov else buf
-    return (p - lr * d_p).numpy()
+def optimizer_five_seeds(lab):
+    """Every seed of both (the whole budget)."""
+    mean = {name: np.mean([lab.run(name, s)["val_loss"][-1] for s in lab.seeds]) for name in lab.candidates}
+    choice = min(mean, key=mean.get)
+    return {"optimizer": choice, "test_accuracy": lab.test(choice)}
 
 
-def sgd_step_list(p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-    """Element by element, a list out."""
-    d = [gi + weight_decay * pi for pi, gi in zip(p, g)]
-    if momentum != 0:
-        if "momentum_buffer" in state:
-            state["momentum_buffer"] = [momentum * b + (1 - dampening) * di
-                                        for b, di in zip(state["momentum_buffer"], d)]
-        else:
-            state["momentum_buffer"] = list(d)
-        buf = state["momentum_buffer"]
-        d = [di + momentum * b for di, b in zip(d, buf)] if nesterov else list(buf)
-    return [pi - lr * di for pi, di in zip(p, d)]
+def optimizer_paired_wins(lab):
+    """Three paired seeds; the sum of the differences decides (the same as the means, written otherwise)."""
+    sgd = np.array([lab.run("sgd", s)["val_loss"][-1] for s in lab.seeds[:3]])
+    adam = np.array([lab.run("adam", s)["val_loss"][-1] for s in lab.seeds[:3]])
+    choice = "adam" if (sgd - adam).sum() > 0 else "sgd"
+    return {"optimizer": choice, "test_accuracy": lab.test(choice)}
 
 
 # -- opt.adamw_step ----------------------------------------------------------------------------------------
@@ -77,26 +66,6 @@ def adamw_step_numpy(p, g, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay
     return p - lr * weight_decay * p - lr * update
 
 
-# -- opt.warmup_rsqrt ----------------------------------------------------------------------------------------
-
-def warmup_rsqrt_lambda_lr(steps, warmup_steps, base_lr):
-    """Read the rates off a real LambdaLR schedule."""
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda t: min((t + 1) / warmup_steps, math.sqrt(warmup_steps / (t + 1))))
-    rates = []
-    for _ in range(steps):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        schedule.step()
-    return rates
-
-
-def warmup_rsqrt_numpy(steps, warmup_steps, base_lr):
-    n = np.arange(1, steps + 1)
-    return base_lr * np.where(n < warmup_steps, n / warmup_steps, np.sqrt(warmup_steps / n))
-
-
 # -- opt.range_test_lr ----------------------------------------------------------------------------------------
 
 def range_test_pandas(lrs, losses, beta=0.98):
@@ -112,10 +81,40 @@ def range_test_closed_form(lrs, losses, beta=0.98):
     return torch.tensor(lrs[np.argmin(smoothed)] / 10)
 
 
+# -- opt.learning_rate (a decision) -------------------------------------------------------------------------
+
+def learning_rate_coarse_then_fine(lab):
+    """No reading of the range test beyond its minimum: one seed of every other candidate below it, then the
+    best and its two neighbours with three seeds."""
+    test = lab.range_test()
+    ceiling = test["lrs"][np.argmin(test["losses"])]
+    grid = [lr for lr in lab.candidates if lr < ceiling] or list(lab.candidates[:1])
+    coarse = {lr: lab.run(lr, 0)["val_loss"][-1] for lr in grid[-6::2]}
+    centre = lab.candidates.index(min(coarse, key=coarse.get))
+    fine = {}
+    for i in range(max(centre - 1, 0), min(centre + 2, len(lab.candidates))):
+        lr = lab.candidates[i]
+        fine[lr] = np.mean([lab.run(lr, s)["val_loss"][-1] for s in (0, 1, 2)])
+    choice = min(fine, key=fine.get)
+    return {"lr": choice, "test_accuracy": lab.test(choice)}
+
+
+def learning_rate_window_of_five(lab):
+    """The range test's suggestion (smoothed minimum / 10, pandas), then the five candidates around it."""
+    test = lab.range_test()
+    smoothed = pd.Series(test["losses"]).ewm(alpha=0.02, adjust=True).mean().to_numpy()
+    suggestion = test["lrs"][np.argmin(smoothed)] / 10
+    i = int(np.argmin(np.abs(np.log10(np.array(lab.candidates)) - math.log10(suggestion))))
+    window = lab.candidates[max(0, min(i - 2, len(lab.candidates) - 5)):][:5]
+    mean = {lr: np.mean([lab.run(lr, s)["val_loss"][-1] for s in lab.seeds[:3]]) for lr in window}
+    choice = min(mean, key=mean.get)
+    return {"lr": choice, "test_accuracy": lab.test(choice)}
+
+
 RIGHT = {
     "opt.lr_limit": [lr_limit_power_iteration, lr_limit_torch_float32],
-    "opt.sgd_step": [sgd_step_torch, sgd_step_list],
+    "opt.optimizer": [optimizer_five_seeds, optimizer_paired_wins],
     "opt.adamw_step": [adamw_step_torch_formula, adamw_step_numpy],
-    "opt.warmup_rsqrt": [warmup_rsqrt_lambda_lr, warmup_rsqrt_numpy],
     "opt.range_test_lr": [range_test_pandas, range_test_closed_form],
+    "opt.learning_rate": [learning_rate_coarse_then_fine, learning_rate_window_of_five],
 }

@@ -5,23 +5,9 @@ import math
 import numpy as np
 import torch
 
+from course_utils.vault import CHOSE_ON_TEST, NOT_REPORTED, ONE_SEED, PEEKED
 
-def _sgd(dampen_first=False, decay_after=False, no_decay=False, ignore_nesterov=False, textbook=False):
-    def sgd_step(p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        d_p = g if (decay_after or no_decay) else g + weight_decay * p
-        if momentum:
-            if "momentum_buffer" not in state:
-                buf = (1 - dampening) * d_p if dampen_first else (lr * d_p if textbook else d_p.copy())
-            else:
-                buf = momentum * state["momentum_buffer"] + (lr if textbook else 1 - dampening) * d_p
-            state["momentum_buffer"] = buf
-            if textbook:
-                return p - buf
-            d_p = d_p + momentum * buf if nesterov and not ignore_nesterov else buf
-        if decay_after:
-            d_p = d_p + weight_decay * p
-        return p - lr * d_p
-    return sgd_step
+from .regularization import seeded_choice
 
 
 def _adamw(coupled=False, decay_after=False, decay_without_lr=False, no_correction=False, eps_inside=False):
@@ -43,31 +29,12 @@ def _adamw(coupled=False, decay_after=False, decay_without_lr=False, no_correcti
     return adamw_step
 
 
-def _rsqrt(from_zero=False, inverse=False, no_warmup=False, one_more=False):
-    def warmup_rsqrt(steps, warmup_steps, base_lr):
-        out = []
-        for t in range(steps + (1 if one_more else 0)):
-            n = t if from_zero else t + 1
-            decay = warmup_steps / n if inverse else (math.sqrt(warmup_steps / n) if n else float("inf"))
-            out.append(base_lr * (decay if no_warmup else min(n / warmup_steps, decay)))
-        return out
-    return warmup_rsqrt
-
-
 def _smooth(losses, beta=0.98, corrected=True):
     average, out = 0.0, []
     for i, loss in enumerate(losses):
         average = beta * average + (1 - beta) * loss
         out.append(average / (1 - beta ** (i + 1)) if corrected else average)
     return np.array(out)
-
-
-def _sgd_with_torch_optim(p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-    param = torch.tensor(p, requires_grad=True)
-    param.grad = torch.tensor(g)
-    torch.optim.SGD([param], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                    nesterov=nesterov).step()
-    return param.detach().numpy()
 
 
 def _adamw_no_state(p, g, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
@@ -77,7 +44,48 @@ def _adamw_no_state(p, g, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=
     return p * (1 - lr * weight_decay) - lr * (m / (1 - beta1)) / (np.sqrt(v / (1 - beta2)) + eps)
 
 
+def _learning_rate(pick="read", seeds=3, tests="final"):
+    """The range test read as the lab teaches (or its raw minimum), the candidate nearest it and its two
+    neighbours compared over ``seeds`` seeds; ``tests`` as in ``seeded_choice``."""
+
+    def choose_learning_rate(lab):
+        test = lab.range_test()
+        at = test["lrs"][np.argmin(test["losses"] if pick == "raw" else _smooth(test["losses"]))]
+        target = at if pick == "raw" else at / 10
+        i = int(np.argmin([abs(math.log(lr / target)) for lr in lab.candidates]))
+        if pick == "raw":  # trains it with three seeds, compares it with nothing
+            for s in lab.seeds[:seeds]:
+                lab.run(lab.candidates[i], s)
+            return {"lr": lab.candidates[i], "test_accuracy": lab.test(lab.candidates[i])}
+        near = lab.candidates[max(i - 1, 0):i + 2]
+        mean = {lr: np.mean([lab.run(lr, s)["val_loss"][-1] for s in lab.seeds[:seeds]]) for lr in near}
+        choice = min(mean, key=mean.get)
+        if tests == "all":
+            opened = {lr: lab.test(lr) for lr in near}
+            choice = max(opened, key=opened.get)
+        if tests == "peek":
+            return {"lr": choice, "test_accuracy": lab.test(next(lr for lr in near if lr != choice))}
+        return {"lr": choice, **({} if tests == "none" else {"test_accuracy": lab.test(choice)})}
+
+    return choose_learning_rate
+
+
 WRONG = {
+    "opt.optimizer": [
+        (seeded_choice("optimizer", score=lambda lab, run: run["train_loss"][-1]), "lower TRAINING loss"),
+        (seeded_choice("optimizer", tests="all"), CHOSE_ON_TEST),
+        (seeded_choice("optimizer", tests="peek"), PEEKED),
+        (seeded_choice("optimizer", seeds=1), ONE_SEED.format(needed=3)),
+        (seeded_choice("optimizer", tests="none"), NOT_REPORTED),
+        (lambda lab: {"optimizer": "rmsprop"}, "is not one of the lab's candidates"),
+    ],
+    "opt.learning_rate": [
+        (_learning_rate(pick="raw"), "where the range test's loss is lowest"),
+        (_learning_rate(tests="all"), CHOSE_ON_TEST),
+        (_learning_rate(tests="peek"), PEEKED),
+        (_learning_rate(seeds=1), ONE_SEED.format(needed=3)),
+        (_learning_rate(tests="none"), NOT_REPORTED),
+    ],
     "opt.lr_limit": [
         (lambda hessian: 2 / np.linalg.eigvalsh(hessian).min(), "that is 2/λ_min"),
         (lambda hessian: 1 / np.linalg.eigvalsh(hessian).max(), "1/λ_max is where"),
@@ -86,17 +94,6 @@ WRONG = {
         (lambda hessian: 2 / np.trace(hessian), "2 / trace"),
         (lambda hessian: 2 / np.linalg.eigvalsh(hessian), "expected one number: the largest stable learning rate"),
     ],
-    "opt.sgd_step": [
-        (_sgd(dampen_first=True), "without dampening"),
-        (_sgd(decay_after=True), "BEFORE the momentum"),
-        (_sgd(no_decay=True), "the weight decay is missing"),
-        (_sgd(ignore_nesterov=True), "with nesterov=True"),
-        (_sgd(textbook=True), "that is the textbook form"),
-        (_sgd_with_torch_optim, "without `torch.optim.SGD`"),
-        (lambda p, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False:
-         (_sgd()(p, g, state, lr, momentum, dampening, weight_decay, nesterov), state),
-         "expected the new p (an array of the shape of p)"),
-    ],
     "opt.adamw_step": [
         (_adamw(coupled=True), "Adam with L2"),
         (_adamw(decay_after=True), "BEFORE the Adam update"),
@@ -104,14 +101,6 @@ WRONG = {
         (_adamw(no_correction=True), "the bias correction is missing"),
         (_adamw(eps_inside=True), "AFTER the square root"),
         (_adamw_no_state, "state['exp_avg'] is missing after the step"),
-    ],
-    "opt.warmup_rsqrt": [
-        (_rsqrt(from_zero=True), "off by one"),
-        (_rsqrt(inverse=True), "inverse SQUARE ROOT"),
-        (_rsqrt(no_warmup=True), "the warm-up is missing"),
-        (_rsqrt(one_more=True), "expected a list of exactly `steps` learning rates"),
-        (lambda steps, warmup_steps, base_lr: (base_lr * min((t + 1) / warmup_steps, math.sqrt(warmup_steps / (t + 1)))
-                                               for t in range(steps)), "got a generator"),
     ],
     "opt.range_test_lr": [
         (lambda lrs, losses, beta=0.98: lrs[np.argmin(losses)] / 10, "raw, noisy losses"),
