@@ -26,6 +26,7 @@ import numpy as np
 from course_utils.vault import Vault
 
 from .choices import within_noise
+from .validation import accuracy
 
 def single_thread():
     """One BLAS thread: the matrices are small, and on shared cores many threads are much slower."""
@@ -209,11 +210,6 @@ def _descend(net: Network, X, onehot) -> None:
             v *= 0.9
             v -= LR * np.clip(g, -1e3, 1e3)
             p += v
-
-
-def accuracy(model, X, y) -> float:
-    """The vault's metric: the fraction of ``model.predict(X)`` equal to ``y``."""
-    return float(np.mean(np.asarray(model.predict(X)) == np.asarray(y)))
 
 
 def _scheme_data(seed: int):
