@@ -177,13 +177,20 @@ def grade_class(size: int, args, source, cluster) -> list[list[str]]:
         if cluster is not None:
             runs["dask"] = [str(BIN / "course"), "grade", "submitted", "--scheduler", cluster.scheduler_address,
                             "--timeout", str(args.timeout), "--kernels", "warm"]
-        seconds, points = {}, {}
+        seconds, points, failed = {}, {}, {}
         for name, command in runs.items():
             out = course / f"out-{name}"
-            seconds[name] = run(command + ["--out", str(out)], course)
-            points[name] = course_points(out)
+            try:
+                seconds[name] = run(command + ["--out", str(out)], course)
+                points[name] = course_points(out)
+            except (SystemExit, OSError) as exc:  # one grader failing leaves the others' rows
+                failed[name] = str(exc).strip().splitlines()[-1][:60]
+                seconds.pop(name, None)
+            print(f"  {name}, {size} notebooks: " + (f"{seconds[name]:.1f} s" if name in seconds else
+                                                     f"failed ({failed[name]})"), flush=True)
         seconds["nbgrader"] = run([str(BIN / "nbgrader"), "autograde", args.lab, "--force"], course, check=False)
         points["nbgrader"] = nbgrader_points(course, args.lab, students)
+        print(f"  nbgrader, {size} notebooks: {seconds['nbgrader']:.1f} s", flush=True)
     reference = points["nbgrader"]
     names = {"nbgrader": "nbgrader autograde", "cold": f"course grade --kernels cold --workers {args.workers}",
              "warm": f"course grade --kernels warm --workers {args.workers}",
@@ -191,7 +198,8 @@ def grade_class(size: int, args, source, cluster) -> list[list[str]]:
     agreement = {}
     for name in ("nbgrader", "cold", "warm", "dask"):
         if name not in seconds:
-            rows.append([names[name], str(size), "-", "-", "not available (no distributed)", "-"])
+            why = f"failed: {failed[name]}" if name in failed else "not available (no distributed)"
+            rows.append([names[name], str(size), "-", "-", why, "-"])
             continue
         agree = sum(abs(points[name].get(s, -1) - reference[s]) < 1e-6 for s in students) / len(students)
         agreement[name] = agree
@@ -200,7 +208,9 @@ def grade_class(size: int, args, source, cluster) -> list[list[str]]:
         for s in students:
             if abs(points[name].get(s, -1) - reference[s]) >= 1e-6:
                 print(f"  disagreement ({name}, {size}): {s}: {points[name].get(s)} vs nbgrader {reference[s]}")
-    return rows, (seconds["warm"], seconds["nbgrader"], agreement["warm"])
+    print(format_table(["grader", "notebooks", "seconds", "notebooks/s", "agreement", "total points"], rows),
+          flush=True)
+    return rows, (seconds.get("warm", float("nan")), seconds["nbgrader"], agreement.get("warm", 0.0))
 
 
 def main() -> None:
