@@ -299,7 +299,7 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
     wanted = from_plain(want)
     shown_want = "" if hidden else short_repr(wanted)
     kind_problem = problem(attempt.value, want, answer=exercise.answer)
-    share, why = (0.0, "") if kind_problem else _compare(exercise, got, wanted, case)
+    share, why, said = (0.0, "", []) if kind_problem else _compare(exercise, got, wanted, case)
     if share == 1.0:
         return CaseResult(label, PASSED, shown_got, hidden=hidden, score=1.0)
     if hidden:
@@ -309,15 +309,17 @@ def judge(exercise: Exercise, case: dict, attempt: Attempt, want: Any, *, hidden
     # duplicated row instead of the conflicting ones) may be a typical mistake that a hint recognises.
     same_kind = not kind_problem or kind(attempt.value) == kind(want)
     hint = first_match(exercise.hints, got, wanted, _fresh(case)) if same_kind else ""
-    message = hint or (kind_problem[0] if kind_problem else why)
+    # a hint names the mistake; a part whose comparator is always said (the protocol) still says its own
+    message = "; ".join([hint, *said]) if hint else (kind_problem[0] if kind_problem else why)
     return CaseResult(label, FAILED, shown_got, shown_want, learner_text(message), False, share)
 
 
-def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float, str]:
-    """The share of the case earned, and why not all of it."""
+def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float, str, list[str]]:
+    """The share of the case earned, why not all of it, and the failing parts' sentences that are said
+    even beside a hint (comparators marked ``always_said``, e.g. the protocol of a decision)."""
     parts = exercise.parts if isinstance(want, dict) and isinstance(got, dict) else ()
     pairs = [(part, got[part], want[part]) for part in parts] if parts else [("", got, want)]
-    earned, whys = 0, []
+    earned, whys, said = 0, [], []
     for part, g, w in pairs:
         comparator = exercise.compare.get(part, close()) if isinstance(exercise.compare, dict) else exercise.compare
         try:
@@ -329,7 +331,9 @@ def _compare(exercise: Exercise, got: Any, want: Any, case: dict) -> tuple[float
             continue
         prefix = f"{part}: " if part else ""
         whys.append(prefix + (verdict.why if verdict is not None else "this answer could not be compared"))
-    return earned / len(pairs), "; ".join(whys)
+        if parts and getattr(comparator, "always_said", False):
+            said.append(whys[-1])
+    return earned / len(pairs), "; ".join(whys), said
 
 
 def score(exercise: Exercise, cases: list[CaseResult], public_weight: float | None = None) -> ExerciseResult:
