@@ -24,11 +24,11 @@ import numpy as np
 from course_utils.experiments.data_quality import (THRESHOLDS, acceptable_thresholds, leak_lab, relabel_lab,
                                                    relabel_needed, relabel_yield)
 
+from .choosing import candidate_among
 from .compare import Verdict, close, exact, fraction
 from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .start import choice_of
 from .values import AnswerError, describe, kind, to_plain
 
 @lru_cache(maxsize=1)
@@ -438,7 +438,7 @@ EXERCISES = (
         cases=({"seed": 0},),
         varies=("seed",),
         arguments=_leak_arguments,
-        observe=observe_decision("threshold", convert=choice_of(THRESHOLDS, "threshold")),
+        observe=observe_decision("threshold", convert=candidate_among(THRESHOLDS, "threshold")),
         compare={"decision": supported(acceptable_thresholds, what="threshold"), "protocol": followed()},
         parts=("decision", "protocol"),
         answer="a dict {'threshold': one of `thresholds`, 'test': what report(threshold) returned}",

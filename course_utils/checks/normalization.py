@@ -18,11 +18,11 @@ import numpy as np
 
 from course_utils.experiments import normalization as lab
 
+from .choosing import candidate_among
 from .compare import close
 from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .start import choice_of
 from .values import AnswerError, as_array, describe, to_plain
 
 
@@ -175,7 +175,7 @@ EXERCISES = (
         cases=({"seed": 4}, {"seed": 5}),
         varies=("seed",),
         arguments=lambda case: dict(zip(("vault", "fit"), lab.scaling_lab(case["seed"]))),
-        observe=observe_decision("scaling", convert=choice_of(lab.SCALINGS, "scaling")),
+        observe=observe_decision("scaling", convert=candidate_among(lab.SCALINGS, "scaling")),
         compare={"decision": supported(lab.acceptable_scalings, what="scaling"), "protocol": followed()},
         parts=("decision", "protocol"),
         answer="a dict {'scaling': 'none', 'minmax' or 'standard', 'test': the test accuracy of that model}",
@@ -196,7 +196,7 @@ EXERCISES = (
         cases=({"seed": 4}, {"seed": 2}),
         varies=("seed",),
         arguments=lambda case: {"vault": lab.representation_lab(case["seed"])},
-        observe=observe_decision("representation", convert=choice_of(lab.REPRESENTATIONS, "representation")),
+        observe=observe_decision("representation", convert=candidate_among(lab.REPRESENTATIONS, "representation")),
         compare={"decision": supported(lab.acceptable_representations, what="representation"),
                  "protocol": followed()},
         parts=("decision", "protocol"),

@@ -10,42 +10,19 @@ test set once, several seeds where results vary) separately.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 from course_utils.experiments import start as lab
 
+from .choosing import candidate_among
 from .compare import close, fraction, is_number
 from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .values import AnswerError, describe, to_plain
 
 def _number_like(wrong):
     """A hint test: the answer is one number (not a list of one), equal to ``wrong(want, case)``."""
     return lambda got, want, case: is_number(got) and close(rtol=1e-6)(got, wrong(want, case)).ok
-
-
-def choice_of(candidates: tuple, what: str):
-    """A ``convert`` for decisions: the learner's choice as the candidate it names (a number equal to a
-    numeric candidate, a NumPy scalar, a text), or a sentence listing the candidates.
-
-    >>> choice_of((6, 48), "width")(48.0), choice_of(("a", "b"), "model")("b"), choice_of((0.3,), "t")(0.1 * 3)
-    (48, 'b', 0.3)
-    """
-    listed = ", ".join(map(repr, candidates))
-
-    def convert(value):
-        plain = to_plain(value)
-        for candidate in candidates:
-            if isinstance(candidate, str) and plain == candidate:
-                return candidate
-            if not isinstance(candidate, str) and is_number(plain) and not isinstance(plain, bool) \
-                    and math.isclose(float(plain), candidate, rel_tol=1e-6, abs_tol=1e-9):
-                return candidate
-        raise AnswerError(f"expected the {what}, one of {listed}, got {describe(plain)}")
-
-    return convert
 
 
 def _decided(predicate):
@@ -107,7 +84,7 @@ EXERCISES = (
         cases=({"seed": 2},),
         varies=("seed",),
         arguments=lambda case: dict(zip(("vault", "fit"), lab.model_lab(case["seed"]))),
-        observe=observe_decision("model", convert=choice_of(lab.MODELS, "model")),
+        observe=observe_decision("model", convert=candidate_among(lab.MODELS, "model")),
         compare={"decision": supported(lab.acceptable_models, what="model"), "protocol": followed()},
         parts=("decision", "protocol"),
         answer="a dict {'model': your choice, 'test': the test accuracy of that model}",
@@ -129,7 +106,7 @@ EXERCISES = (
         varies=("seed",),
         arguments=lambda case: dict(zip(("vault", "fit"), lab.width_lab(case["seed"]))),
         observe=observe_decision("width", seeds_needed=lab.SEEDS_NEEDED, candidates=len(lab.WIDTHS),
-                                 convert=choice_of(lab.WIDTHS, "width")),
+                                 convert=candidate_among(lab.WIDTHS, "width")),
         compare={"decision": supported(lab.acceptable_widths, what="width"), "protocol": followed()},
         parts=("decision", "protocol"),
         answer="a dict {'width': 6 or 48, 'test': the test accuracy of one network of that width}",
