@@ -48,3 +48,15 @@ def candidate_among(candidates: tuple, what: str) -> Callable[[Any], Any]:
         raise AnswerError(f"expected the {what}, one of {listed}, got {describe(to_plain(value))}")
 
     return convert
+
+
+def chose_unsupported(pick: Callable[[dict], Any], acceptable: Callable[[dict], list]) -> Callable:
+    """A hint test on a decision's ``{"decision", "protocol"}`` answer: the learner chose ``pick(case)``,
+    a typical wrong choice, and the evidence does not support it.
+
+    >>> test = chose_unsupported(lambda case: "a", lambda case: ["b"])
+    >>> test({"decision": "a", "protocol": "followed"}, None, {}), test({"decision": "b"}, None, {})
+    (True, False)
+    """
+    return lambda got, want, case: (isinstance(got, dict) and got["decision"] == pick(case)
+                                    and got["decision"] not in acceptable(case))

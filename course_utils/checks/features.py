@@ -1,7 +1,12 @@
 """Exercises of lab 11, feature space, error analysis & robustness (``solutions/11_features.ipynb``).
 
-Ids: ``feat.knn_accuracy``, ``feat.error_shares``, ``feat.add_trigger``, ``feat.attack_success_rate``,
-``feat.spectral_scores``.
+Ids: ``feat.knn_accuracy``, ``feat.fix_first``, ``feat.attack_success_rate``, ``feat.spectral_scores``,
+``feat.choose_detector``.
+
+``feat.fix_first`` and ``feat.choose_detector`` are decision exercises (:mod:`.decisions`): the learner's
+function gets a sealed test set and a budget (:mod:`course_utils.experiments.features`, a problem drawn from
+the case's seed, which varies per learner); the decision is judged against the choices the evidence
+supports, the protocol (choose on the free evidence, open the test set once, for the choice) separately.
 
 Cases are seeds and sizes; ``arguments`` builds the arrays and models from the digits or from seeded
 Gaussian classes. The hint rules compute typical *wrong* answers (a point counted as its own neighbour,
@@ -15,10 +20,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from .compare import close, exact, fraction, is_number
+from course_utils.experiments import features as lab
+
+from .choosing import candidate_among, chose_unsupported
+from .compare import close, fraction, is_number
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import distinct, like, when
-from .values import AnswerError, as_array, as_float, describe, to_plain
+from .values import AnswerError, as_array, describe, to_plain
 
 TRIGGER = (54, 55, 62, 63)  # the bottom-right 2 x 2 corner of an 8 x 8 digit, flattened
 
@@ -72,101 +81,6 @@ def _knn_wrong(case: dict, mistake: str) -> float:
 def _knn_is(mistake: str):
     """A rule: the answer is a number, the accuracy this mistake gives (to a quarter of a sample)."""
     return lambda got, want, case: is_number(got) and abs(float(got) - _knn_wrong(case, mistake)) < 0.25 / case["n"]
-
-
-# -- feat.error_shares --------------------------------------------------------------
-
-def _shares_arguments(case: dict) -> dict:
-    """Labels, predictions wrong on an ``error_rate`` share, and a tag per sample drawn with ``weights``."""
-    rng = np.random.default_rng(case["seed"])
-    n, names = case["n"], case["categories"]
-    y_true = rng.integers(0, 10, n)
-    wrong = rng.random(n) < case["error_rate"]
-    y_pred = np.where(wrong, (y_true + rng.integers(1, 10, n)) % 10, y_true)
-    categories = np.asarray(names)[rng.choice(len(names), n, p=case["weights"])]
-    return {"y_true": y_true, "y_pred": y_pred, "categories": categories.tolist()}
-
-
-def _shares_wrong(case: dict, mistake: str) -> dict:
-    kwargs = _shares_arguments(case)
-    y_true, y_pred = kwargs["y_true"], kwargs["y_pred"]
-    categories = np.asarray(kwargs["categories"])
-    errors = y_true != y_pred
-    table = {}
-    for name in np.unique(categories[errors]):
-        count = int(np.sum(errors & (categories == name)))
-        if mistake == "all samples":
-            table[str(name)] = {"count": count, "share": count / len(y_true)}
-        elif mistake == "category size":
-            size = int(np.sum(categories == name))
-            table[str(name)] = {"count": size, "share": size / len(y_true)}
-        elif mistake == "percent":
-            table[str(name)] = {"count": count, "share": 100 * count / errors.sum()}
-        else:
-            raise ValueError(mistake)
-    return table
-
-
-SHARES_ANSWER = 'a dict {category: {"count": ..., "share": ...}}'
-
-
-def _shares_observe(result, kwargs):
-    """The table as returned; a row with count 0 gets its own sentence (it is not a category of errors)."""
-    if isinstance(result, dict):
-        for row in result.values():
-            try:
-                empty = isinstance(row, dict) and as_float(row.get("count")) == 0
-            except AnswerError:
-                empty = False
-            if empty:
-                raise AnswerError("list only the categories that occur among the errors (no rows with count 0)")
-    return result
-
-
-# -- feat.add_trigger ---------------------------------------------------------------
-
-_PRISTINE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _trigger_arguments(case: dict) -> dict:
-    """``n`` digits (float32) and labels, ``k`` indices of non-target images to poison."""
-    X, y = _digits()
-    rng = np.random.default_rng(case["seed"])
-    rows = rng.choice(len(X), case["n"], replace=False)
-    X, y = X[rows].copy(), y[rows].copy()
-    candidates = np.flatnonzero(y != case["target"])
-    indices = np.sort(rng.choice(candidates, case["k"], replace=False))
-    _PRISTINE.clear()
-    _PRISTINE[id(X)] = (X.copy(), y.copy())
-    return {"X": X, "y": y, "indices": indices, "target": case["target"]}
-
-
-TRIGGER_ANSWER = "a pair (X_poisoned, y_poisoned) of new arrays"
-
-
-def _trigger_observe(result, kwargs) -> dict:
-    X0, y0 = _PRISTINE.get(id(kwargs["X"]), (None, None))
-    untouched = X0 is not None and np.array_equal(kwargs["X"], X0) and np.array_equal(kwargs["y"], y0)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise AnswerError(f"expected {TRIGGER_ANSWER}, got {describe(to_plain(result))}")
-    try:
-        X_new, y_new = as_array(result[0]), as_array(result[1])
-    except AnswerError:
-        raise AnswerError(f"expected {TRIGGER_ANSWER}, got {describe(to_plain(result))}") from None
-    return {"X": X_new, "y": y_new, "inputs_untouched": bool(untouched)}
-
-
-def _trigger_wrong(case: dict, want: dict, mistake: str) -> dict:
-    kwargs = _trigger_arguments(case)
-    X, y, indices = kwargs["X"].astype(np.float64), kwargs["y"].copy(), kwargs["indices"]
-    if mistake == "no relabel":
-        return {**want, "y": y}
-    if mistake == "label of row target":
-        y[indices] = y[case["target"]]
-        return {**want, "y": y}
-    if mistake == "pixels unchanged":
-        return {**want, "X": X}
-    raise ValueError(mistake)
 
 
 # -- feat.attack_success_rate ---------------------------------------------------------
@@ -283,52 +197,24 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="feat.error_shares",
-        title="Error-analysis table: count and share of the errors per category",
+        id="feat.fix_first",
+        title="Error analysis on a budget: which slice of errors to fix first",
         points=2,
-        cases=({"n": 200, "error_rate": 0.2, "seed": 0, "categories": ["faint", "3 vs 8", "mislabelled", "other"],
-                "weights": [0.3, 0.2, 0.1, 0.4]},
-               {"n": 60, "error_rate": 0.1, "seed": 1, "categories": ["blurry", "other", "rare"],
-                "weights": [0.5, 0.45, 0.05]}),
-        compare=close(rtol=1e-6, atol=1e-9),  # counts exact, shares k/n: float32 passes, no slip does
-        arguments=_shares_arguments,
-        observe=_shares_observe,
-        answer=SHARES_ANSWER,
+        cases=({"seed": 59},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "inspect", "fixable"), lab.slice_lab(case["seed"]))),
+        observe=observe_decision("category", convert=candidate_among(lab.CATEGORIES, "category")),
+        compare={"decision": supported(lab.acceptable_slices, what="category"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'category': one of the categories, 'test_error': the test error rate once it is fixed}",
         hints=(
-            like(lambda want, case: _shares_wrong(case, "all samples"),
-                 "your shares are fractions of *all* samples; the error-analysis share is the fraction of "
-                 "the *errors*: divide by the number of misclassified samples"),
-            like(lambda want, case: _shares_wrong(case, "category size"),
-                 "you counted every sample of each category; count only the misclassified ones "
-                 "(y_pred != y_true)"),
-            like(lambda want, case: _shares_wrong(case, "percent"),
-                 "return shares as fractions between 0 and 1, not percentages"),
-        ),
-    ),
-    Exercise(
-        id="feat.add_trigger",
-        title="Poison a training set with a pixel trigger",
-        points=2,
-        cases=({"n": 30, "k": 4, "target": 0, "seed": 0},
-               {"n": 20, "k": 2, "target": 7, "seed": 1}),
-        compare=exact(),  # pixels copied or set to 1.0, labels copied: nothing is computed
-        arguments=_trigger_arguments,
-        observe=_trigger_observe,
-        answer=TRIGGER_ANSWER,
-        parts=("X", "y", "inputs_untouched"),
-        hints=(
-            when(lambda got, want, case: got["inputs_untouched"] is False,
-                 "you modified the arrays you were given (in place): work on copies, X.copy() and y.copy(), "
-                 "so that the clean data stay clean"),
-            like(lambda want, case: _trigger_wrong(case, want, "no relabel"),
-                 "the trigger is there but the labels are unchanged: set y[indices] = target, otherwise the "
-                 "network has no reason to associate the trigger with the target class"),
-            like(lambda want, case: _trigger_wrong(case, want, "label of row target"),
-                 "y[target] is the label of the sample in row `target`; the poisoned samples get the class "
-                 "`target` itself: y[indices] = target"),
-            like(lambda want, case: _trigger_wrong(case, want, "pixels unchanged"),
-                 "no pixel changed: X[indices][:, TRIGGER] = 1 writes into a temporary copy; index both "
-                 "axes at once, X[np.ix_(indices, TRIGGER)] = 1.0"),
+            when(chose_unsupported(lambda case: lab.slice_mistake(case, "first"), lab.acceptable_slices),
+                 "you looked at the first errors of the list: it is sorted by true class, and categories "
+                 "gather on a few classes, so the first 60 are no sample of the errors. Inspect a random "
+                 "sample (rng.choice(n, 60, replace=False))"),
+            when(chose_unsupported(lambda case: lab.slice_mistake(case, "largest share"), lab.acceptable_slices),
+                 "the largest slice is not the largest gain: a fix removes only the fixable fraction of its "
+                 "errors, so compare share x fixable[category]"),
         ),
     ),
     Exercise(
@@ -372,6 +258,25 @@ EXERCISES = (
             like(lambda want, case: _spectral_wrong(case, "last direction"), rtol=1e-3,
                  says="NumPy sorts singular values in decreasing order: the top direction is the first row of "
                       "Vt, vt[0]"),
+        ),
+    ),
+    Exercise(
+        id="feat.choose_detector",
+        title="Which detector's suspects to inspect: measured on a planted canary",
+        points=2,
+        cases=({"seed": 4},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "detect"), lab.detector_lab(case["seed"]))),
+        observe=observe_decision("detector", convert=candidate_among(lab.DETECTORS, "detector")),
+        compare={"decision": supported(lab.acceptable_detectors, what="detector"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'detector': one of 'spectral', 'distance', 'norm', 'precision': its precision on the test "
+               "split}",
+        hints=(
+            when(chose_unsupported(lambda case: "spectral", lab.acceptable_detectors),
+                 "the spectral signature is the lesson's detector, not a law: here the clean features have a "
+                 "direction of larger spread than the trigger's shift, and the canary shows another detector "
+                 "finding more poisoned images. Measure every detector on vault.val"),
         ),
     ),
 )

@@ -30,7 +30,7 @@ from .compare import close
 from .decisions import followed, observe_decision, supported
 from .engine import Exercise
 from .hints import like, when
-from .choosing import candidate_among
+from .choosing import candidate_among, chose_unsupported
 from .values import AnswerError, as_array, describe, to_plain
 
 # -- Fourier coefficients and the series solution ----------------------------------------------
@@ -210,15 +210,6 @@ def _values_right(got, want) -> bool:
     return close(rtol=1e-5, atol=1e-8)(got["values"], want["values"]).ok
 
 
-# -- decisions ------------------------------------------------------------------------------------
-
-def _chose(pick, acceptable):
-    """A hint test on a decision's ``{"decision", "protocol"}`` answer: the learner chose ``pick(case)``,
-    a typical wrong choice, and the evidence does not support it."""
-    return lambda got, want, case: (isinstance(got, dict) and got["decision"] == pick(case)
-                                    and got["decision"] not in acceptable(case))
-
-
 EXERCISES = (
     Exercise(
         id="pinn.cosine_coefficients",
@@ -343,11 +334,12 @@ EXERCISES = (
         answer="a dict {'weight': one of 0.1, 1.0, 10.0, 100.0, 'test_error': the test error of that weight}",
         timeout=20.0,
         hints=(
-            when(_chose(lambda case: lab.lowest_training_loss("weight", case["seed"]), lab.acceptable_weights),
+            when(chose_unsupported(lambda case: lab.lowest_training_loss("weight", case["seed"]),
+                                   lab.acceptable_weights),
                  "you chose the weight with the lowest training loss: a smaller weight makes the initial "
                  "term count less, so the loss is smaller whatever the error -- each weight's loss measures "
                  "something else. Compare the models' errors on vault.val"),
-            when(_chose(lambda case: 100.0, lab.acceptable_weights),
+            when(chose_unsupported(lambda case: 100.0, lab.acceptable_weights),
                  "the largest weight is not the safest choice: the initial term then drowns the PDE residual, "
                  "which the network barely learns within its budget. Let the validation errors decide"),
         ),
@@ -367,7 +359,8 @@ EXERCISES = (
                "'test_error': the test error of that recipe}",
         timeout=20.0,
         hints=(
-            when(_chose(lambda case: lab.lowest_training_loss("fix", case["seed"]), lab.acceptable_fixes),
+            when(chose_unsupported(lambda case: lab.lowest_training_loss("fix", case["seed"]),
+                                   lab.acceptable_fixes),
                  "you chose the recipe with the lowest training loss: the losses of different recipes measure "
                  "different things (a hard initial condition drops a term, L-BFGS drives the loss down on its "
                  "own points, fixed points flatter it). Compare the models' errors on vault.val"),

@@ -3,6 +3,8 @@
 import numpy as np
 import torch
 
+from course_utils.experiments.features import CATEGORIES, DETECTORS
+
 TRIGGER = [54, 55, 62, 63]
 
 
@@ -25,50 +27,47 @@ def _knn(include_self=False, error=False, farthest=False, skip=False, mean_label
     return knn_accuracy
 
 
-# -- feat.error_shares ------------------------------------------------------------------
+# -- feat.fix_first ----------------------------------------------------------------------
 
-def _shares(y_true, y_pred, categories, denominator="errors", only_errors=True, scale=1.0, keep_empty=False):
-    y_true, y_pred, categories = np.asarray(y_true), np.asarray(y_pred), np.asarray(categories)
-    errors = y_true != y_pred
-    table = {}
-    for name in np.unique(categories):
-        in_category = categories == name
-        count = int(np.sum(in_category & errors)) if only_errors else int(np.sum(in_category))
-        if count == 0 and only_errors and not keep_empty:
-            continue
-        if not only_errors and not np.any(in_category & errors):
-            continue
-        total = errors.sum() if denominator == "errors" else len(y_true)
-        table[str(name)] = {"count": count, "share": scale * count / total}
-    return table
+def _fix_first(mistake):
+    def fix_first(vault, inspect, fixable):
+        if mistake == "first":
+            indices = np.arange(60)
+        else:
+            indices = np.random.default_rng(0).choice(len(vault.val), 60, replace=False)
+        tags = inspect(indices)
+        gain = {c: tags.count(c) * (1.0 if mistake == "largest share" else fixable[c]) for c in CATEGORIES}
+        best = max(gain, key=gain.get)
+        if mistake == "on test":
+            after = {c: vault.test(c, candidate=c) for c in CATEGORIES}
+            best = min(after, key=after.get)
+            return {"category": best, "test_error": after[best]}
+        if mistake == "peek":
+            other = next(c for c in CATEGORIES if c != best)
+            return {"category": best, "test_error": vault.test(other, candidate=other)}
+        if mistake == "no report":
+            return {"category": best}
+        return {"category": best, "test_error": vault.test(best, candidate=best)}
 
-
-# -- feat.add_trigger --------------------------------------------------------------------
-
-def _trigger_in_place(X, y, indices, target):
-    X[np.ix_(indices, TRIGGER)] = 1.0
-    y[indices] = target
-    return X, y
-
-
-def _trigger_no_relabel(X, y, indices, target):
-    X = X.copy()
-    X[np.ix_(indices, TRIGGER)] = 1.0
-    return X, y.copy()
+    return fix_first
 
 
-def _trigger_label_of_row(X, y, indices, target):
-    X, y = X.copy(), y.copy()
-    X[np.ix_(indices, TRIGGER)] = 1.0
-    y[indices] = y[target]
-    return X, y
+# -- feat.choose_detector -----------------------------------------------------------------
 
+def _choose_detector(mistake):
+    def choose_detector(vault, detect):
+        F, planted = vault.val
+        precision = {name: planted[np.argsort(-detect(name, F))[:20]].mean() for name in DETECTORS}
+        best = "spectral" if mistake == "spectral" else max(precision, key=precision.get)
+        if mistake == "on test":
+            test = {name: vault.test(lambda X, name=name: detect(name, X), candidate=name) for name in DETECTORS}
+            best = max(test, key=test.get)
+            return {"detector": best, "precision": test[best]}
+        if mistake == "no report":
+            return {"detector": best}
+        return {"detector": best, "precision": vault.test(lambda X: detect(best, X), candidate=best)}
 
-def _trigger_chained_index(X, y, indices, target):
-    X, y = X.copy(), y.copy()
-    X[indices][:, TRIGGER] = 1.0  # assigns into a temporary copy
-    y[indices] = target
-    return X, y
+    return choose_detector
 
 
 # -- feat.attack_success_rate ------------------------------------------------------------
@@ -111,22 +110,13 @@ WRONG = {
         (lambda features, labels, k: _knn()(features, labels, k) > 0.5, "expected one number"),
         (lambda X, y, k: 0.5, "keep the template's parameter names"),
     ],
-    "feat.error_shares": [
-        (lambda y_true, y_pred, categories: _shares(y_true, y_pred, categories, denominator="all"),
-         "fractions of *all* samples"),
-        (lambda y_true, y_pred, categories: _shares(y_true, y_pred, categories, denominator="all",
-                                                    only_errors=False), "count only the misclassified ones"),
-        (lambda y_true, y_pred, categories: _shares(y_true, y_pred, categories, scale=100.0), "not percentages"),
-        (lambda y_true, y_pred, categories: _shares(y_true, y_pred, categories, keep_empty=True),
-         "no rows with count 0"),
-    ],
-    "feat.add_trigger": [
-        (_trigger_in_place, "you modified the arrays you were given"),
-        (_trigger_no_relabel, "the labels are unchanged"),
-        (_trigger_label_of_row, "y[target] is the label of the sample in row `target`"),
-        (_trigger_chained_index, "writes into a temporary copy"),
-        (lambda X, y, indices, target: _trigger_no_relabel(X, y, indices, target)[0],
-         "expected a pair (X_poisoned, y_poisoned)"),
+    "feat.fix_first": [
+        (_fix_first("first"), "the first 60 are no sample of the errors"),
+        (_fix_first("largest share"), "the largest slice is not the largest gain"),
+        (_fix_first("on test"), "choosing on test"),
+        (_fix_first("peek"), "peeking"),
+        (_fix_first("no report"), "reported no test score"),
+        (lambda vault, inspect, fixable: {"category": "blurry"}, "expected the category, one of 'faint'"),
     ],
     "feat.attack_success_rate": [
         (_asr_all_images, "counts the images whose true label already is the target"),
@@ -138,5 +128,11 @@ WRONG = {
         (lambda features: _spectral(features, score=lambda p: p), "some scores are negative"),
         (lambda features: _spectral(features, score=np.abs), "not its absolute value"),
         (lambda features: _spectral(features, row=-1), "the top direction is the first row"),
+    ],
+    "feat.choose_detector": [
+        (_choose_detector("spectral"), "the spectral signature is the lesson's detector, not a law"),
+        (_choose_detector("on test"), "choosing on test"),
+        (_choose_detector("no report"), "reported no test score"),
+        (lambda vault, detect: "norm", "reported no test score"),
     ],
 }
