@@ -134,7 +134,7 @@ def apply_late(graded: list, policy: LatePolicy, due_of: Callable[[str, str], da
         penalty = policy.penalty(item.points, hours=hours)
         when = f"submitted {hours:.1f} h after the due date ({due:%Y-%m-%d %H:%M} UTC)"
         item.notes.append(f"{when}: {policy.describe()}, -{penalty:g} points")
-        item.rows.append(row_type(sub.student, sub.assignment, sub.notebook, LATE_ROW, -penalty, 0.0, Lateness.LATE,
+        item.rows.append(row_type(sub.student, sub.assignment, sub.notebook, LATE_ROW, -penalty or 0.0, 0.0, Lateness.LATE,
                                   f"{when}; late policy: {policy.describe()}"))
 
 
