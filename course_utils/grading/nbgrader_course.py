@@ -47,9 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader import utils as nbutils
-from nbgrader.preprocessors import (ClearHiddenTests, ClearMarkScheme, ClearOutput, ClearSolutions,
-                                    ComputeChecksums, DeduplicateIds, LockCells)
 
 from course_utils.checks.engine import Status
 from course_utils.grading.collect import Submission
@@ -62,24 +59,35 @@ from course_utils.grading.sandbox import SCRATCH
 from course_utils.notebooks import DEAD, OK, TIMEOUT, TRUNCATED, CellError, NotebookError, cell_errors, \
     execute_notebook, read_notebook
 
-PREPARE = (LockCells, ClearSolutions, ClearOutput, ComputeChecksums)   # generate_assignment, up to SaveCells
-RELEASE = (ClearHiddenTests, ClearMarkScheme, ComputeChecksums)        # ...then what learners receive
+# nbgrader's preprocessors, by name (nbgrader is an instructor's package: imported when grading, never by a learner)
+PREPARE = ("LockCells", "ClearSolutions", "ClearOutput", "ComputeChecksums")   # generate_assignment, up to SaveCells
+RELEASE = ("ClearHiddenTests", "ClearMarkScheme", "ComputeChecksums")          # ...then what learners receive
+SANITIZE = ("ClearOutput", "DeduplicateIds")                                   # autograde, before OverwriteCells
 TEST, MANUAL, TASK, SOLUTION, LOCKED = "test", "manual", "task", "solution", "locked"
 MAX_FILES_BYTES = 2**20   # the assignment's data files and the learner's own files, all together
 NO_RESPONSE = "No response."
 GUARD = "course_utils.grading.guard"
 
 
-def apply(nb: nbformat.NotebookNode, preprocessors) -> nbformat.NotebookNode:
-    """A copy of ``nb`` through nbgrader's ``preprocessors``, in order."""
+def apply(nb: nbformat.NotebookNode, preprocessors: tuple[str, ...]) -> nbformat.NotebookNode:
+    """A copy of ``nb`` through nbgrader's ``preprocessors`` (their class names), in order."""
+    import nbgrader.preprocessors
+
     nb, resources = copy.deepcopy(nb), {}
-    for preprocessor in preprocessors:
-        nb, resources = preprocessor().preprocess(nb, resources)
+    for name in preprocessors:
+        nb, resources = getattr(nbgrader.preprocessors, name)().preprocess(nb, resources)
     return nb
+
+
+def _nbutils():
+    from nbgrader import utils
+
+    return utils
 
 
 def cell_kind(cell) -> str:
     """What an nbgrader cell is: a test, a manually graded answer, a task, a solution or a locked cell."""
+    nbutils = _nbutils()
     if nbutils.is_task(cell):
         return TASK
     if nbutils.is_grade(cell):
@@ -184,7 +192,7 @@ class Restored:
 def restore(source: NbgraderSource, submitted: nbformat.NotebookNode) -> Restored:
     """nbgrader's sanitizing (``ClearOutput``, ``DeduplicateIds``, ``OverwriteCells``), made strict."""
     counts = Counter(nbgrader_meta(c).get("grade_id") for c in submitted.cells if cell_kind(c))
-    nb = apply(submitted, (ClearOutput, DeduplicateIds))   # nbgrader keeps the last copy of an id
+    nb = apply(submitted, SANITIZE)   # nbgrader keeps the last copy of an id
     result = Restored(nb)
     label = {TEST: "test", TASK: "task", LOCKED: "read-only"}
 
@@ -316,14 +324,14 @@ def score_cell(cell, spec: SourceCell, log=None) -> CellGrade:
     if spec.kind == TASK:
         return CellGrade(spec.grade_id, TASK, None, spec.points, Outcome.NEEDS_MANUAL, "a task: graded by hand")
     if spec.kind == MANUAL:
-        score, _ = nbutils.determine_grade(cell, log)
+        score, _ = _nbutils().determine_grade(cell, log)
         if score is None:
             return CellGrade(spec.grade_id, MANUAL, None, spec.points, Outcome.NEEDS_MANUAL,
                              "a written answer: graded by hand")
         return CellGrade(spec.grade_id, MANUAL, float(score), spec.points, Status.NOT_ATTEMPTED, "no response",
                          NO_RESPONSE)
     try:
-        score, _ = nbutils.determine_grade(cell, log)
+        score, _ = _nbutils().determine_grade(cell, log)
     except ValueError as exc:   # partial credit above the cell's points: nbgrader stops; we give 0
         return CellGrade(spec.grade_id, TEST, 0.0, spec.points, Status.ERROR, str(exc))
     score = float(score)
