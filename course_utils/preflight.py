@@ -426,7 +426,7 @@ def diagnose(findings: dict) -> str:
             return "dead_relus_bad_init"
         if f["first_loss"] > 2 * f["expected_first_loss"]:
             return "exploding_init"
-    if ratios[0] > RATIO_HIGH:
+    if max(ratios[:3]) > RATIO_HIGH:  # the first steps (momentum builds up over them)
         return "lr_too_high"
     if np.median(ratios) < RATIO_LOW:
         return "lr_too_low"
