@@ -11,7 +11,7 @@ from alternatives import RIGHT
 from conftest import ROOT
 from course_utils.checks.engine import OK, attempt, case_key, grade, vary
 from course_utils.checks.registry import EXERCISES as REGISTRY
-from course_utils.experiments import pinn
+from course_utils.experiments import features, pinn, transfer
 from course_utils.vault import BudgetSpent
 
 LEARNERS = ("ada", "bob", "cy", "dee", "eve")
@@ -20,6 +20,10 @@ LEARNERS = ("ada", "bob", "cy", "dee", "eve")
 DECISIONS = {
     "pinn.initial_weight": ("09_pinn", "choose_weight", pinn.acceptable_weights),
     "pinn.keep_fix": ("09_pinn", "keep_fix", pinn.acceptable_fixes),
+    "transfer.frozen_or_finetune": ("10_transfer", "frozen_or_finetune", transfer.acceptable_strategies),
+    "transfer.feature_layer": ("10_transfer", "feature_layer", transfer.acceptable_layers),
+    "feat.fix_first": ("11_features", "fix_first", features.acceptable_slices),
+    "feat.choose_detector": ("11_features", "choose_detector", features.acceptable_detectors),
 }
 
 
@@ -88,3 +92,55 @@ def test_pinn_problems_differ_by_seed_and_the_test_grid_stays_sealed():
     assert len({tuple(pinn.problem(seed).values()) for seed in range(5)}) == 5
     vault, _ = pinn.weight_lab(0)
     assert vault.sealed().X.shape == (101 * 51, 2) and len(vault.val) == 200 and not vault.openings
+
+
+# -- lab 10 ----------------------------------------------------------------------------------------------
+
+def test_transfer_evidence_follows_the_task():
+    """Task 2 (rotated digits, 20 per class): fine-tuning and the layer-2 features are far ahead; task 0 (the
+    digits as they are): the later layers' features are the best."""
+    assert transfer.task(2) == {"kind": "rotated", "n_per_class": 20}
+    assert transfer.acceptable_strategies({"seed": 2}) == ["fine-tune"]
+    assert transfer.acceptable_layers({"seed": 2}) == ["layer2"]
+    assert transfer.task(0)["kind"] == "as they are" and transfer.acceptable_layers({"seed": 0}) == ["layer3", "layer4"]
+
+
+def test_transfer_harness_counts_seeds_and_keeps_its_budget():
+    vault, fit = transfer.strategy_lab(1)
+    X, y = vault.train
+    assert len(X) == 5 * transfer.task(1)["n_per_class"] and tuple(X.shape[1:]) == (1, 12, 12)
+    frozen = [fit("features + LR", seed) for seed in range(3)]
+    assert vault.seeds_of("features + LR") == 3
+    assert len({tuple(model.predict(vault.val.X)) for model in frozen}) == 1  # the seed changes nothing
+    with pytest.raises(ValueError, match="choose one of 'features \\+ LR', 'fine-tune'"):
+        fit("scratch", 0)
+    for seed in range(5):
+        fit("fine-tune", seed)
+    with pytest.raises(BudgetSpent, match="budget is 8 trainings"):
+        fit("fine-tune", 5)
+
+
+# -- lab 11 ----------------------------------------------------------------------------------------------
+
+def test_the_first_errors_of_the_list_are_a_biased_sample():
+    """Case 59: the errors sorted by class put other categories first; a random sample finds the best."""
+    vault, inspect, fixable = features.slice_lab(59)
+    first = inspect(range(60))
+    with pytest.raises(BudgetSpent, match="budget is 60 inspections"):
+        inspect([0])
+    vault, inspect, fixable = features.slice_lab(59)
+    sample = inspect(np.random.default_rng(0).choice(len(vault.val), 60, replace=False))
+    assert features.acceptable_slices({"seed": 59}) == ["rotated"]
+    assert features.slice_mistake({"seed": 59}, "first") != "rotated"
+    assert first.count("rotated") < sample.count("rotated")
+
+
+def test_the_detectors_are_measured_on_a_canary_and_the_test_split_stays_sealed():
+    vault, detect = features.detector_lab(4)
+    F, planted = vault.val
+    assert F.shape[0] == len(planted) == 400 and planted.dtype == bool and 0 < planted.mean() < 0.3
+    assert (vault.train.y == -1).all()  # the training set's truth is only in the sealed split
+    assert features.acceptable_detectors({"seed": 4}) == ["distance", "norm"]
+    assert vault.test(lambda X: detect("norm", X), candidate="norm") == features.detector_scores(4)["norm"]["test"]
+    with pytest.raises(ValueError, match="choose one of 'spectral'"):
+        detect("loss", F)

@@ -1,28 +1,28 @@
 """Exercises of lab 10, transfer learning (``solutions/10_transfer.ipynb``).
 
 Ids: ``transfer.freeze_backbone``, ``transfer.param_groups``, ``transfer.extract_features``,
-``transfer.probe_accuracy``, ``transfer.choose_strategy``.
+``transfer.frozen_or_finetune``, ``transfer.feature_layer``.
 
-``transfer.choose_strategy`` decides from measured learning curves, as lesson 10 does: validation
-accuracy of each strategy against the number of samples per class, over several draws of the training
-samples (the same draws for every strategy, so differences are paired). Its cases are drawn from two
-scenarios (:data:`SCENARIOS`: a target task near the source task and a far one) with a seed; every case
-is far from the edge of the decision (tests/test_checks_labs_06_11.py checks that each paired t statistic
-is below 1.6 or above 4), so that any correct 95 % interval gives the same answer.
+The last two are decision exercises (:mod:`.decisions`) on the course's pretrained checkpoint: the
+learner's function gets a sealed test set and a way to train models on a target task drawn from the
+case's seed, which varies per learner (:mod:`course_utils.experiments.transfer`: near or far from the
+source task, few or more labels); the decision is judged against the choices the validation evidence
+supports, the protocol (choose on validation, three seeds per strategy where training is random, open
+the test set once) separately.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import json
-import math
 
 import numpy as np
 
-from .compare import close, exact, fraction, label
+from course_utils.experiments import transfer as lab
+
+from .choosing import candidate_among, chose_unsupported
+from .compare import close, exact
+from .decisions import followed, observe_decision, supported
 from .engine import Exercise
-from .hints import distinct, like, when
+from .hints import like, when
 from .values import AnswerError, as_array, describe, to_plain
 
 
@@ -145,117 +145,6 @@ def _train_mode_features(want: dict, case: dict) -> dict:
             return {"features": model(args["X"]).numpy(), "tracks_grad": False}
 
 
-def _probe_arguments(case: dict) -> dict:
-    """Overlapping Gaussian classes in ``dim`` dimensions, on very different feature scales."""
-    rng = np.random.default_rng(case["seed"])
-    k, dim = case["classes"], case["dim"]
-    means = rng.normal(0, case["separation"], size=(k, dim))
-    scales = np.exp(rng.uniform(-3, 3, size=dim))
-
-    def sample(n):
-        y = np.arange(n) % k
-        return ((means[y] + rng.normal(size=(n, dim))) * scales).astype(np.float32), y
-
-    F_train, y_train = sample(case["n_train"])
-    F_test, y_test = sample(case["n_test"])
-    return {"train_features": F_train, "train_labels": y_train, "test_features": F_test, "test_labels": y_test}
-
-
-def _probe(case: dict, fit_on: str = "train", scale_on: str = "train", score_on: str = "test") -> float:
-    """A typical wrong probe: which features the scaler and the classifier were fitted on, which scored."""
-    return _probe_once(json.dumps(case, sort_keys=True), fit_on, scale_on, score_on)
-
-
-@functools.lru_cache(maxsize=64)  # each hint rule asks again for every failed case
-def _probe_once(case_json: str, fit_on: str, scale_on: str, score_on: str) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    a = _probe_arguments(json.loads(case_json))
-    data = {"train": (a["train_features"], a["train_labels"]), "test": (a["test_features"], a["test_labels"])}
-    scaler = StandardScaler().fit(data[scale_on][0])
-    classifier = LogisticRegression(max_iter=1000).fit(scaler.transform(data[fit_on][0]), data[fit_on][1])
-    return float(classifier.score(scaler.transform(data[score_on][0]), data[score_on][1]))
-
-
-# -- transfer.choose_strategy --------------------------------------------------------------------------
-
-STRATEGIES = ("pixels + LR", "scratch", "features + LR", "fine-tune")  # lesson 10's names
-SECONDS = {"pixels + LR": 0.01, "scratch": 0.55, "features + LR": 0.05, "fine-tune": 0.6}  # per run
-SIZES = (1, 3, 10, 30, 100)  # samples per class
-SCENARIOS = {  # mean validation accuracy of each strategy at each size (5 classes: chance is 0.2)
-    "near": {"pixels + LR": (0.27, 0.33, 0.42, 0.50, 0.55), "scratch": (0.21, 0.27, 0.48, 0.76, 0.90),
-             "features + LR": (0.45, 0.60, 0.66, 0.70, 0.72), "fine-tune": (0.38, 0.61, 0.74, 0.86, 0.96)},
-    "far": {"pixels + LR": (0.25, 0.33, 0.42, 0.50, 0.55), "scratch": (0.21, 0.27, 0.48, 0.72, 0.93),
-            "features + LR": (0.30, 0.40, 0.45, 0.49, 0.51), "fine-tune": (0.25, 0.41, 0.56, 0.80, 0.87)},
-}
-
-
-def learning_curves(scenario: str = "near", seed: int = 0, draws: int = 6) -> dict[str, np.ndarray]:
-    """Validation accuracy of every strategy, shape ``(len(SIZES), draws)``, in one of the
-    :data:`SCENARIOS`: each draw of training samples has an effect shared by every strategy (some draws
-    are easier), and each run its own noise.
-
-    >>> curves = learning_curves("far", seed=1)
-    >>> sorted(curves), curves["scratch"].shape
-    (['features + LR', 'fine-tune', 'pixels + LR', 'scratch'], (5, 6))
-    """
-    rng = np.random.default_rng(seed)
-    shared = rng.normal(0, 0.06, (len(SIZES), draws))
-    return {name: np.clip(np.asarray(means)[:, None] + shared + rng.normal(0, 0.015, (len(SIZES), draws)), 0, 1)
-            for name, means in SCENARIOS[scenario].items()}
-
-
-def _curves_arguments(case: dict) -> dict:
-    return {"curves": learning_curves(case["scenario"], case["seed"], case["draws"]), "sizes": list(SIZES),
-            "seconds": dict(SECONDS), "n_per_class": case["n_per_class"]}
-
-
-def _t_critical(draws: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, draws - 1))
-
-
-def _beats(b: np.ndarray, a: np.ndarray, paired: bool = True) -> bool:
-    """Does strategy b beat a: is the 95 % interval of b - a above 0 (paired), or (the mistake) is b's
-    own interval above a's?"""
-    crit = _t_critical(len(a))
-    if paired:
-        d = b - a
-        return bool(d.mean() - crit * d.std(ddof=1) / math.sqrt(len(d)) > 0)
-    half = lambda x: crit * x.std(ddof=1) / math.sqrt(len(x))  # noqa: E731
-    return bool(b.mean() - half(b) > a.mean() + half(a))
-
-
-def decide(curves: dict, sizes, seconds: dict, n_per_class: int, paired: bool = True) -> str:
-    """The cheapest strategy that no other strategy beats at ``n_per_class`` (the reference rule)."""
-    row = list(sizes).index(n_per_class)
-    beaten = {a for a, b in itertools.permutations(curves, 2)
-              if _beats(np.asarray(curves[b][row]), np.asarray(curves[a][row]), paired)}
-    return min((name for name in curves if name not in beaten), key=seconds.get)
-
-
-def _strategy_mistake(case: dict, mistake: str) -> str:
-    a = _curves_arguments(case)
-    curves, row = a["curves"], SIZES.index(case["n_per_class"])
-    if mistake == "highest mean":
-        return max(curves, key=lambda name: curves[name][row].mean())
-    if mistake == "unpaired":
-        return decide(curves, SIZES, SECONDS, case["n_per_class"], paired=False)
-    if mistake == "cheapest":
-        return min(curves, key=SECONDS.get)
-    if mistake == "largest size":
-        return decide(curves, SIZES, SECONDS, SIZES[-1])
-    if mistake == "rule of thumb":  # frozen features below about 1000 samples (5 classes here)
-        return "features + LR" if 5 * case["n_per_class"] < 1000 else "fine-tune"
-    raise ValueError(mistake)
-
-
-def _is_mistake(mistake: str):
-    return lambda got, want, case: got.strip() == _strategy_mistake(case, mistake)
-
-
 EXERCISES = (
     Exercise(
         id="transfer.freeze_backbone",
@@ -319,56 +208,41 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="transfer.probe_accuracy",
-        title="Frozen features + an external classifier (standardization + logistic regression)",
+        id="transfer.frozen_or_finetune",
+        title="Frozen features or fine-tuning: decide from your own measurements",
         points=2,
-        cases=({"seed": 0, "classes": 4, "dim": 16, "separation": 0.6, "n_train": 40, "n_test": 200},
-               {"seed": 1, "classes": 3, "dim": 24, "separation": 0.5, "n_train": 30, "n_test": 300}),
-        compare=fraction(lambda case: case["n_test"]),  # k correct out of n_test
-        arguments=_probe_arguments,
-        answer="one number: the test accuracy, a fraction in [0, 1]",
-        hints=(*distinct((
-            like(lambda want, case: _probe(case, fit_on="test", scale_on="test"),
-                 "the classifier was fitted on the test features: fit it on the training features only",
-                 rtol=1e-9),
-            like(lambda want, case: _probe(case, score_on="train"),
-                 "that is the training accuracy; score on the test features and labels", rtol=1e-9),
-            like(lambda want, case: _probe(case, scale_on="test"),
-                 "the scaler was fitted on the test features: fit StandardScaler on the training features "
-                 "and only transform the test features with it", rtol=1e-9))),
-            when(lambda got, want, case: float(np.asarray(got, dtype=float).reshape(())) > 1,
-                 "return the accuracy as a fraction in [0, 1], not a percentage or a count"),
+        cases=({"seed": 2},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.strategy_lab(case["seed"]))),
+        observe=observe_decision("strategy", seeds_needed=lab.SEEDS_NEEDED, candidates=len(lab.STRATEGIES),
+                                 convert=candidate_among(lab.STRATEGIES, "strategy")),
+        compare={"decision": supported(lab.acceptable_strategies, what="strategy"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'strategy': 'features + LR' or 'fine-tune', 'test_accuracy': the test accuracy of that "
+               "strategy}",
+        timeout=20.0,
+        hints=(
+            when(chose_unsupported(lambda case: "features + LR", lab.acceptable_strategies),
+                 "'frozen features below about 1000 samples' is a rule of thumb, not a measurement: on this "
+                 "task the fine-tuned networks are clearly better on vault.val, over the seeds"),
         ),
     ),
     Exercise(
-        id="transfer.choose_strategy",
-        title="Choose a transfer strategy from measured learning curves",
+        id="transfer.feature_layer",
+        title="Which layer's frozen features: choose on validation",
         points=2,
-        cases=({"scenario": "near", "seed": 0, "draws": 6, "n_per_class": 10},
-               {"scenario": "far", "seed": 0, "draws": 6, "n_per_class": 3},
-               {"scenario": "far", "seed": 1, "draws": 6, "n_per_class": 30},
-               {"scenario": "near", "seed": 6, "draws": 6, "n_per_class": 30}),
-        compare=label(choices=STRATEGIES),
-        arguments=_curves_arguments,
-        answer="the name of one strategy (a key of curves)",
-        hints=distinct((
-            when(_is_mistake("highest mean"),
-                 "that strategy has the highest mean, but its lead over a cheaper one is within the noise of "
-                 "the draws (the paired interval contains 0): when the measurements cannot tell two strategies "
-                 "apart, take the cheaper one"),
-            when(_is_mistake("unpaired"),
-                 "compare draw by draw: every strategy was trained on the same draws, so use the paired "
-                 "differences b - a (course_utils.stats.paired). Two separate intervals also carry the "
-                 "spread between draws, which both strategies share, and hide a resolved difference"),
-            when(_is_mistake("cheapest"),
-                 "the cheapest strategy is the answer only when no other beats it: here another strategy "
-                 "is better on the paired draws, with an interval above 0"),
-            when(_is_mistake("largest size"),
-                 "decide at n_per_class: use the row sizes.index(n_per_class) of every curve, not the "
-                 "largest size"),
-            when(_is_mistake("rule of thumb"),
-                 "'frozen features below about 1000 samples' is a rule of thumb, not a measurement: at "
-                 "n_per_class the curves show another strategy beating them on the paired draws"),
-        )),
+        cases=({"seed": 4},),
+        varies=("seed",),
+        arguments=lambda case: dict(zip(("vault", "fit"), lab.layer_lab(case["seed"]))),
+        observe=observe_decision("layer", convert=candidate_among(lab.LAYERS, "layer")),
+        compare={"decision": supported(lab.acceptable_layers, what="layer"), "protocol": followed()},
+        parts=("decision", "protocol"),
+        answer="a dict {'layer': 'layer2', 'layer3' or 'layer4', 'test_accuracy': the test accuracy of its model}",
+        hints=(
+            when(chose_unsupported(lambda case: "layer4", lab.acceptable_layers),
+                 "the penultimate layer is the default, not the rule: its features are the most specific to "
+                 "the source task, and on a task this far from it an earlier layer's features classify "
+                 "better on vault.val"),
+        ),
     ),
 )

@@ -36,7 +36,7 @@ from .choices import within_noise
 CATEGORIES = ("faint", "rotated", "3 vs 8", "mislabelled", "thick strokes")
 INSPECTIONS = 60
 DETECTORS = ("spectral", "distance", "norm")
-TOP = 20
+TOP = 30
 
 
 # -- feat.fix_first --------------------------------------------------------------------------------------
@@ -118,8 +118,8 @@ def slice_mistake(case: dict, mistake: str) -> str:
 def detector_problem(seed: int) -> dict:
     """The backdoor of a case: feature dimension, spread of the clean features, the trigger's shift."""
     rng = np.random.default_rng([seed, 21])
-    return {"dim": 12, "top_variance": float(rng.uniform(1.0, 30.0)), "shift": float(rng.uniform(3.0, 8.0)),
-            "spread": float(rng.choice([0.0, 0.5, 1.0])), "poisoned": float(rng.uniform(0.06, 0.15))}
+    return {"dim": 12, "top_variance": float(rng.choice([2.0, 40.0])), "shift": float(rng.uniform(5.0, 9.0)),
+            "spread": float(rng.choice([0.0, 1.0])), "poisoned": float(rng.uniform(0.08, 0.15))}
 
 
 def _class_features(p: dict, n: int, rng: np.random.Generator, direction: np.ndarray, axes: np.ndarray):
@@ -161,7 +161,7 @@ def _detector_data(seed: int, draw: int = 0):
     axes = np.linalg.qr(rng.normal(size=(p["dim"], p["dim"])))[0]
     direction = axes[:, 1] * 0.6 + axes[:, -1] * 0.8  # not the clean features' top direction
     train = _class_features(p, 300, rng, direction, axes)
-    canary = _class_features(p, 300, np.random.default_rng([seed, 23, draw]), direction, axes)
+    canary = _class_features(p, 400, np.random.default_rng([seed, 23, draw]), direction, axes)
     return train, canary
 
 

@@ -55,12 +55,12 @@ def fix_first_by_counter(vault, inspect, fixable):
 
 
 def detector_by_sorting(vault, detect):
-    """Precision at 20 by sorting the pairs (score, planted) in Python; the choice as a NumPy string."""
+    """Precision at 30 by sorting the pairs (score, planted) in Python; the choice as a NumPy string."""
     F, planted = vault.val
     precision = {}
     for name in ("norm", "distance", "spectral"):
         ranked = sorted(zip(detect(name, F).tolist(), planted.tolist()), reverse=True)
-        precision[name] = sum(flag for _, flag in ranked[:20]) / 20
+        precision[name] = sum(flag for _, flag in ranked[:30]) / 30
     best = max(sorted(precision), key=precision.get)
     return {"detector": np.str_(best), "precision": vault.test(lambda X: detect(best, X), candidate=best)}
 

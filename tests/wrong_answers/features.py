@@ -57,7 +57,7 @@ def _fix_first(mistake):
 def _choose_detector(mistake):
     def choose_detector(vault, detect):
         F, planted = vault.val
-        precision = {name: planted[np.argsort(-detect(name, F))[:20]].mean() for name in DETECTORS}
+        precision = {name: planted[np.argsort(-detect(name, F))[:30]].mean() for name in DETECTORS}
         best = "spectral" if mistake == "spectral" else max(precision, key=precision.get)
         if mistake == "on test":
             test = {name: vault.test(lambda X, name=name: detect(name, X), candidate=name) for name in DETECTORS}

@@ -1,10 +1,8 @@
 """Known-wrong implementations of lab 10's exercises, with the hint each must get."""
 
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-from course_utils.stats import mean_interval, paired
+from course_utils.experiments.transfer import LAYERS, STRATEGIES
 
 
 def _freeze_with_eval(model):
@@ -67,44 +65,37 @@ def _features_with_grad(model, X):
     return torch.flatten(_trunk(model, X), 1)
 
 
-def _probe(train_features, train_labels, test_features, test_labels, fit_on="train", scale_on="train",
-           score_on="test", percent=False):
-    data = {"train": (train_features, train_labels), "test": (test_features, test_labels)}
-    scaler = StandardScaler().fit(data[scale_on][0])
-    classifier = LogisticRegression(max_iter=1000).fit(scaler.transform(data[fit_on][0]), data[fit_on][1])
-    accuracy = float(classifier.score(scaler.transform(data[score_on][0]), data[score_on][1]))
-    return 100 * accuracy if percent else accuracy
+def _accuracy(model, X, y):
+    return float((torch.as_tensor(model.predict(X)) == y).float().mean())
 
 
-def _row(sizes, n_per_class):
-    return list(sizes).index(n_per_class)
+def _frozen_or_finetune(mistake):
+    def frozen_or_finetune(vault, fit):
+        seeds = (0,) if mistake == "one seed" else (0, 1, 2)
+        models = {s: [fit(s, seed) for seed in seeds] for s in STRATEGIES}
+        val = {s: sum(_accuracy(m, *vault.val) for m in ms) / len(ms) for s, ms in models.items()}
+        best = "features + LR" if mistake == "rule of thumb" else max(val, key=val.get)
+        if mistake == "on test":
+            test = {s: vault.test(ms[0], candidate=s) for s, ms in models.items()}
+            best = max(test, key=test.get)
+        if mistake == "no report":
+            return {"strategy": best}
+        return {"strategy": best, "test_accuracy": vault.test(models[best][0], candidate=best)}
+
+    return frozen_or_finetune
 
 
-def _strategy_highest_mean(curves, sizes, seconds, n_per_class):
-    return max(curves, key=lambda name: curves[name][_row(sizes, n_per_class)].mean())
+def _feature_layer(mistake):
+    def feature_layer(vault, fit):
+        models = {layer: fit(layer) for layer in LAYERS}
+        val = {layer: _accuracy(m, *vault.val) for layer, m in models.items()}
+        best = "layer4" if mistake == "penultimate" else max(val, key=val.get)
+        if mistake == "peek":
+            other = next(layer for layer in LAYERS if layer != best)
+            return {"layer": best, "test_accuracy": vault.test(models[other], candidate=other)}
+        return {"layer": best, "test_accuracy": vault.test(models[best], candidate=best)}
 
-
-def _strategy_cheapest(curves, sizes, seconds, n_per_class):
-    return min(curves, key=seconds.get)
-
-
-def _strategy_unpaired(curves, sizes, seconds, n_per_class):
-    """Two separate intervals (mean_interval of each strategy) must not overlap."""
-    row = _row(sizes, n_per_class)
-    intervals = {name: mean_interval(curves[name][row]) for name in curves}
-    beaten = {a for a in curves for b in curves if intervals[b].low > intervals[a].high}
-    return min((name for name in curves if name not in beaten), key=seconds.get)
-
-
-def _strategy_largest_size(curves, sizes, seconds, n_per_class):
-    row = len(sizes) - 1
-    beaten = {a for a in curves for b in curves
-              if a != b and paired(curves[a][row], curves[b][row]).sign > 0}
-    return min((name for name in curves if name not in beaten), key=seconds.get)
-
-
-def _strategy_rule_of_thumb(curves, sizes, seconds, n_per_class):
-    return "features + LR" if 5 * n_per_class < 1000 else "fine-tune"
+    return feature_layer
 
 
 WRONG = {
@@ -132,21 +123,16 @@ WRONG = {
         (_features_with_grad, "they carry the autograd graph"),
         (lambda model, X: (f for f in _features_train_mode(model, X)), "got a generator"),
     ],
-    "transfer.probe_accuracy": [
-        (lambda **kw: _probe(**kw, fit_on="test", scale_on="test"), "fitted on the test features"),
-        (lambda **kw: _probe(**kw, score_on="train"), "that is the training accuracy"),
-        (lambda **kw: _probe(**kw, scale_on="test"), "the scaler was fitted on the test features"),
-        (lambda **kw: _probe(**kw, percent=True), "not a percentage"),
-        (lambda **kw: (_probe(**kw), "logistic regression"), "expected one number: the test accuracy"),
+    "transfer.frozen_or_finetune": [
+        (_frozen_or_finetune("rule of thumb"), "is a rule of thumb, not a measurement"),
+        (_frozen_or_finetune("one seed"), "too few seeds"),
+        (_frozen_or_finetune("on test"), "choosing on test"),
+        (_frozen_or_finetune("no report"), "reported no test score"),
+        (lambda vault, fit: {"strategy": "scratch"}, "expected the strategy, one of 'features + LR', 'fine-tune'"),
     ],
-    "transfer.choose_strategy": [
-        (_strategy_highest_mean, "within the noise of the draws"),
-        (_strategy_unpaired, "compare draw by draw"),
-        (_strategy_cheapest, "the cheapest strategy is the answer only when no other beats it"),
-        (_strategy_largest_size, "decide at n_per_class"),
-        (_strategy_rule_of_thumb, "is a rule of thumb, not a measurement"),
-        (lambda curves, sizes, seconds, n_per_class: list(curves).index(_strategy_cheapest(curves, sizes, seconds,
-                                                                                            n_per_class)),
-         "expected the name of one strategy"),
+    "transfer.feature_layer": [
+        (_feature_layer("penultimate"), "the penultimate layer is the default, not the rule"),
+        (_feature_layer("peek"), "peeking"),
+        (lambda vault, fit: {"layer": 4}, "expected the layer, one of 'layer2', 'layer3', 'layer4'"),
     ],
 }
