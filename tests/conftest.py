@@ -87,3 +87,12 @@ def lesson_run(path: Path):
     if result.status == "ok":
         site_builder().keep_executed(result.notebook, path)
     return result, made
+
+
+def lab_totals(path: Path) -> tuple[float, int]:
+    """A lab's total points and number of graded exercises, read from its test cells."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    return sum(c.metadata["nbgrader"]["points"] for c in cells), len(cells)
+

@@ -17,12 +17,13 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from conftest import ROOT, course
+from conftest import ROOT, course, lab_totals
 from course_utils.grading.sandbox import sandbox_problem
 from course_utils.grading.markup import BEGIN_SOLUTION, END_SOLUTION, exercise_notebook
 
 WARMUP = ROOT / "solutions" / "00_warmup.ipynb"
 INIT = ROOT / "solutions" / "03_initialization.ipynb"
+WARMUP_POINTS = lab_totals(WARMUP)[0]
 TIMEOUT = 60  # per notebook: generous for a loaded 2-core machine (an endless cell costs this much)
 
 
@@ -231,7 +232,7 @@ def test_submissions_are_never_modified(graded):
 def test_perfect_and_untouched(graded):
     perfect = rows_of(graded, "perfect")
     assert {r["status"] for r in perfect.values()} == {"passed"}
-    assert total(graded, "perfect") == 2
+    assert total(graded, "perfect") == WARMUP_POINTS
     untouched = rows_of(graded, "untouched")
     assert {r["status"] for r in untouched.values()} == {"not attempted"} and total(graded, "untouched") == 0
 
@@ -291,11 +292,11 @@ def test_exits_crashes_and_loops_cost_only_their_own_rows(graded):
     assert "after an error in your cell" in bomb["message"] and "MemoryError" in bomb["message"]
     page = (graded["out"] / "feedback" / "memory_bomb" / "00_warmup" / "00_warmup.html").read_text()
     assert "MemoryError" in page
-    assert total(graded, "perfect") == 2  # graded in the same run, next to all of these
+    assert total(graded, "perfect") == WARMUP_POINTS  # graded in the same run, next to all of these
 
 
 def test_writing_outside_the_scratch_folder_fails_but_grading_goes_on(graded):
-    assert total(graded, "write_outside") == 2
+    assert total(graded, "write_outside") == WARMUP_POINTS
 
 
 @pytest.mark.parametrize("student, status", [
@@ -310,9 +311,9 @@ def test_ungradable_notebooks_get_zero_rows_saying_why(graded, student, status):
 
 
 def test_wrong_kernel_name_and_renamed_file_are_graded_normally(graded):
-    assert total(graded, "wrong_kernel") == 2
+    assert total(graded, "wrong_kernel") == WARMUP_POINTS
     assert "kernel 'ir' ignored" in rows_of(graded, "wrong_kernel")["start.accuracy"]["message"]
-    assert total(graded, "renamed") == 2
+    assert total(graded, "renamed") == WARMUP_POINTS
     assert "00_warmup (1).ipynb" in rows_of(graded, "renamed")["start.accuracy"]["message"]
 
 
