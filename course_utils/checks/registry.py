@@ -28,22 +28,63 @@ for _topic in TOPICS:
         TOPIC_OF[_exercise.id] = _topic
 
 
+#: the course's modules whose code decides reference answers when a topic module uses them: experiment
+#: harnesses, the vault, the clinic's broken runs, data and training helpers
+ANSWER_CODE = ("course_utils.experiments", "course_utils.vault", "course_utils.clinic", "course_utils.preflight",
+               "course_utils.data", "course_utils.train", "course_utils.heat", "course_utils.transfer")
+
+
 def definitions_digest(exercise_ids) -> str:
     """A fingerprint of what decides the reference answers of these exercises besides the solution: the
-    source of their topic modules (cases, ``arguments``, ``observe``) and of the answer encoding.
+    source of their topic modules (cases, ``arguments``, ``observe``), of the answer encoding, and of
+    the harness and data code the topic modules use (:data:`ANSWER_CODE`, followed from module to module).
 
-    Stored with the recorded answers, so that editing a case without ``course release`` is caught.
+    Stored with the recorded answers, so that editing a case or a harness without ``course release`` is
+    caught.
 
     >>> definitions_digest(["init.he_std"]) == definitions_digest(["init.xavier_std"])  # same module
     True
     """
     from . import values
 
-    modules = {TOPIC_OF[e] for e in exercise_ids if e in TOPIC_OF} | {values}
+    modules = _with_answer_code({TOPIC_OF[e] for e in exercise_ids if e in TOPIC_OF}) | {values}
     digest = hashlib.sha256()
     for module in sorted(modules, key=lambda m: m.__name__):
         digest.update(module.__name__.encode() + b"\0" + inspect.getsource(module).encode() + b"\0")
     return digest.hexdigest()
+
+
+def _with_answer_code(modules: set) -> set:
+    """``modules`` and every :data:`ANSWER_CODE` module their source imports (inside functions too: the
+    harnesses are imported lazily), followed from module to module."""
+    import ast
+    import importlib
+    import importlib.util
+
+    seen, todo = set(modules), list(modules)
+    while todo:
+        module = todo.pop()
+        package = module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
+                    if node.level else node.module
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if not name or not name.startswith(ANSWER_CODE):
+                    continue
+                try:
+                    found = importlib.import_module(name)
+                except ImportError:  # a name imported from a module, not a module
+                    continue
+                if found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+    return seen
 
 
 def get_exercise(exercise_id: str) -> Exercise:
