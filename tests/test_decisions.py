@@ -112,6 +112,22 @@ def test_a_decision_the_evidence_does_not_support_is_named():
     assert "the evidence does not support 1" in result.cases[0].message
 
 
+def test_a_hint_on_the_decision_does_not_hide_the_protocol_violation():
+    from dataclasses import replace
+
+    from course_utils.checks.hints import when
+
+    hinted = replace(DEMO, hints=(when(lambda got, want, case: got["decision"] == 1.0,
+                                       "1.0 is the threshold of the training split"),))
+    case = {"seed": 0}
+    reference = attempt(hinted, choose_on_validation, case)
+    peek = attempt(hinted, lambda vault: {"threshold": 1.0 if vault.test(threshold_model(0.0), candidate=0.0) else 1.0},
+                   case)
+    result = grade(hinted, [(case, False, peek)], {case_key(case): reference.value})
+    message = result.cases[0].message
+    assert result.points == 0 and "training split" in message and PEEKED in message, message
+
+
 def test_a_missing_key_is_a_sentence_not_an_exception():
     result = graded(lambda vault: {"t": 0.0})
     assert result.points == 0 and "the key 'threshold'" in result.cases[0].message
@@ -125,3 +141,16 @@ def test_variants_differ_per_learner_and_the_public_variant_is_the_declared_case
     assert vary(DEMO, case, "ada") == vary(DEMO, case, "ada")          # stable
     fixed = Exercise("demo.fixed", "Fixed", 1, cases=({"seed": 0},))
     assert vary(fixed, {"seed": 0}, "ada") == {"seed": 0}             # exercises that do not vary
+
+
+def test_every_lab_grades_at_least_two_decisions_on_the_learners_own_variant():
+    from conftest import SOLUTIONS
+    from course_utils.checks.registry import EXERCISES
+    from course_utils.grading.markup import lab_exercises
+    from course_utils.notebooks import read_notebook
+
+    for path in SOLUTIONS:
+        checked = [exercise for exercise, _ in lab_exercises(read_notebook(path))]
+        # a decision is made on the learner's own variant of the data (a harness drawn from their id)
+        decisions = [ex for ex in checked if EXERCISES[ex].varies]
+        assert len(decisions) >= 2, f"{path.stem}: decisions {decisions}"
