@@ -278,7 +278,7 @@ def test_require_sandbox_refuses_where_user_namespaces_are_off(tmp_path, monkeyp
     """Some Docker and Kubernetes defaults forbid user namespaces: one line says so, and
     --require-sandbox refuses to grade."""
     from course_utils import cli
-    from course_utils.grading import sandbox as module
+    from course_utils.grading import bwrap as module
 
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")

@@ -111,7 +111,7 @@ def zygote_namespaces() -> list[str]:
 def warm_problem() -> str:
     """Empty when a fork can enter its own sandbox here (namespaces, mounts, a nested user namespace),
     else why not (one line)."""
-    from course_utils.grading.sandbox import _system_mounts, bwrap_path, sandbox_problem, software_paths
+    from course_utils.grading.bwrap import _system_mounts, bwrap_path, sandbox_problem, software_paths
 
     problem = sandbox_problem()
     if problem:
