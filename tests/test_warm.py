@@ -119,3 +119,46 @@ def test_where_forks_cannot_sandbox_themselves_kernels_start_cold_with_one_line(
     said.clear()
     assert Sandbox.create(Limits(), kernels="cold", use_cgroups=False, warn=said.append).kernels == "cold"
     assert said == []
+
+
+PROBE = """
+import sys, tempfile, nbformat
+from pathlib import Path
+from course_utils.grading.limits import Limits
+from course_utils.grading.runner import run_recorded
+from course_utils.grading.sandbox import Sandbox
+sandbox = Sandbox.create(Limits(), kernels=sys.argv[1], warn=print)
+root = Path(tempfile.mkdtemp(dir="/var/tmp"))
+sandbox.prepare(root / "support")
+cell = nbformat.v4.new_code_cell("import course_utils, course_utils.grading.guard, course_utils.clinic\\n"
+                                 "print(course_utils.__file__)")
+workdir = root / "work"
+workdir.mkdir(mode=0o700)
+run = run_recorded(nbformat.v4.new_notebook(cells=[cell]), [], cwd=workdir, timeout=240, sandbox=sandbox,
+                   workdir=workdir)
+print("RESULT", run.execution.status, run.execution.notebook.cells[0].outputs)
+"""
+
+
+@needs_sandbox
+@pytest.mark.parametrize("kernels", ["warm", "cold"])
+def test_a_course_checked_out_under_tmp_stays_visible_to_its_kernels(kernels):
+    """A checkout (or a CI clone) under /tmp: the kernel's private /tmp must still show the course package,
+    read-only, including modules the zygote never imported."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    checkout = Path(tempfile.mkdtemp(dir="/tmp", prefix="course-checkout-"))
+    try:
+        shutil.copytree(Path(sandbox_module.__file__).parents[2] / "course_utils", checkout / "course_utils",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        env = {**os.environ, "PYTHONPATH": str(checkout), "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run([sys.executable, "-c", PROBE, kernels], capture_output=True, text=True, timeout=600,
+                              env=env, cwd="/")
+        result = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+        assert result and result[0].startswith("RESULT ok"), done.stdout[-2000:] + done.stderr[-2000:]
+        assert str(checkout / "course_utils" / "__init__.py") in result[0]
+    finally:
+        shutil.rmtree(checkout, ignore_errors=True)

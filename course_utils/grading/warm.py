@@ -68,8 +68,8 @@ SPAWN_TIMEOUT = 60    # seconds for a fork to say hello
 # Linux constants (linux/sched.h, linux/mount.h, linux/prctl.h, linux/capability.h)
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x2000000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = \
-    1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = \
+    1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL, CAPABILITY_VERSION_3 = 4, 0x20080522
 PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")   # read-only in a sandbox's /proc, as bubblewrap does
@@ -227,8 +227,7 @@ class Zygote:
         try:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
             request = {"env": env, "fds": list(fds), "connection": connection, "arguments": list(arguments),
-                       "data_mb": data_mb,
-                       "tmp_mb": tmp_mb, "shm_mb": shm_mb}
+                       "data_mb": data_mb, "tmp_mb": tmp_mb, "shm_mb": shm_mb, "keep": kept_under_tmp()}
             socket.send_fds(self._control, [json.dumps(request).encode()], [theirs.fileno(), *fds])
             theirs.close()
             ours.settimeout(SPAWN_TIMEOUT)
@@ -357,6 +356,28 @@ def _dup_above(fd: int, floor: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
 
 
+def kept_under_tmp() -> list[str]:
+    """The software folders and the course package that lie under ``/tmp`` (a checkout or a virtual
+    environment made there): a fork's fresh ``/tmp`` must still show them, read-only, as a cold kernel's does."""
+    from course_utils.grading.bwrap import package_folder, software_paths
+
+    paths = [*software_paths(), str(package_folder())]
+    return sorted({path for path in paths if Path(path).is_relative_to("/tmp")})
+
+
+def _fresh_tmp(size: int, keep: list[str]) -> None:
+    """A private ``/tmp`` of ``size`` bytes, with the folders of ``keep`` (under the old ``/tmp``) bound in,
+    read-only: the new tmpfs is made on ``/run`` (remade later), the folders bound into it while the old
+    ``/tmp`` is still visible, then it is moved onto ``/tmp``."""
+    _mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    for path in keep:
+        inside = "/run" + path[len("/tmp"):]
+        os.makedirs(inside, mode=0o755, exist_ok=True)
+        _mount(path, inside, None, MS_BIND | MS_REC)
+        _mount(None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _mount("/run", "/tmp", None, MS_MOVE)
+
+
 def _init(request: dict, targets: list[int], fonts: dict[str, bytes], lifeline: int) -> None:
     """PID 1 of the fork's namespace: its mounts, then the kernel; exits when the kernel does."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -368,7 +389,7 @@ def _init(request: dict, targets: list[int], fonts: dict[str, bytes], lifeline: 
     _call(_libc.sethostname(b"sandbox", 7), "sethostname")
     mib = 2**20
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={request['tmp_mb'] * mib},mode=0755")
+    _fresh_tmp(request["tmp_mb"] * mib, request.get("keep", []))
     os.makedirs(f"{SCRATCH}/.matplotlib", mode=0o755)
     for name, content in fonts.items():
         Path(SCRATCH, ".matplotlib", name).write_bytes(content)
