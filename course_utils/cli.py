@@ -413,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-sandbox", action="store_true",
                        help="refuse to grade if the bubblewrap sandbox cannot run here")
     grade.add_argument("--keep-scratch", action="store_true", help="keep each notebook's scratch folder")
+    grade.add_argument("--kernels", choices=("warm", "cold"), default="warm",
+                       help="warm (default): each worker imports the libraries once and forks a sandboxed kernel "
+                            "per notebook; cold: a new interpreter per notebook. Cold where warm cannot run here")
     grade.add_argument("--gradebook", nargs="?", const="", metavar="URL",
                        help="also record the nbgrader notebooks' scores in nbgrader's gradebook (a database URL such "
                             "as sqlite:///gradebook.db, or a file; alone: the course directory's gradebook.db), "
@@ -427,9 +430,6 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--due", metavar="DATE",
                        help="the due date, e.g. '2026-03-01 12:00:00 UTC' (default: the gradebook's, with each "
                             "student's extension); submission times are read from timestamp.txt")
-    grade.add_argument("--kernels", choices=("warm", "cold"), default="warm",
-                       help="warm (default): each worker imports the libraries once and forks a sandboxed kernel "
-                            "per notebook; cold: a new interpreter per notebook. Cold where warm cannot run here")
     grade.add_argument("--scheduler", metavar="ADDRESS",
                        help="grade on a Dask cluster, one task per notebook: its scheduler's address, e.g. "
                             "tcp://HOST:8786 (default: a local pool of --workers)")
