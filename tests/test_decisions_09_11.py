@@ -2,19 +2,16 @@
 marks on the variants of five learners, the choices the evidence supports differ between variants, a
 clearly worse choice is not supported, and the harnesses keep their budgets and their promises."""
 
-import json
-
 import numpy as np
 import pytest
 
-from alternatives import RIGHT
-from conftest import ROOT
+from decisions_common import (assert_full_marks_on_variants, assert_supported_choices_differ, solution_function,
+                              variant_cases)
 from course_utils.checks.engine import OK, attempt, case_key, grade, vary
 from course_utils.checks.registry import EXERCISES as REGISTRY
 from course_utils.experiments import features, pinn, transfer
 from course_utils.vault import BudgetSpent
 
-LEARNERS = ("ada", "bob", "cy", "dee", "eve")
 
 #: exercise id -> (lab notebook, the solution cell's grade id, the choices the evidence supports for a case)
 DECISIONS = {
@@ -27,39 +24,14 @@ DECISIONS = {
 }
 
 
-def solution_function(lab: str, grade_id: str):
-    """The reference solution's function, from the lab's setup cell and its solution cell."""
-    cells = json.loads((ROOT / "solutions" / f"{lab}.ipynb").read_text())["cells"]
-    namespace = {}
-    for cell in cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in ("setup", grade_id):
-            exec("".join(cell["source"]), namespace)
-    return namespace[grade_id]
-
-
-def variants(exercise_id: str) -> list[dict]:
-    exercise = REGISTRY[exercise_id]
-    return [vary(exercise, exercise.cases[0], learner) for learner in LEARNERS]
-
-
 @pytest.mark.parametrize("exercise_id", sorted(DECISIONS))
 def test_reference_and_alternatives_get_full_marks_on_five_variants(exercise_id):
-    exercise, (lab, grade_id, _) = REGISTRY[exercise_id], DECISIONS[exercise_id]
-    solution = solution_function(lab, grade_id)
-    for case in variants(exercise_id):
-        want = attempt(exercise, solution, case)
-        assert want.status == OK, (case, want.error)
-        for function in [solution, *RIGHT[exercise_id]]:
-            result = grade(exercise, [(case, False, attempt(exercise, function, case))], {case_key(case): want.value})
-            assert result.points == result.max_points, (exercise_id, function.__name__, case, result.cases[0].message)
-
+    lab, grade_ids, _ = DECISIONS[exercise_id]
+    assert_full_marks_on_variants(exercise_id, solution_function(lab, grade_ids))
 
 @pytest.mark.parametrize("exercise_id", sorted(DECISIONS))
 def test_the_supported_choices_differ_between_variants(exercise_id):
-    acceptable = DECISIONS[exercise_id][2]
-    supported = {tuple(sorted(map(str, acceptable(case)))) for case in variants(exercise_id)}
-    assert len(supported) >= 2, supported
-
+    assert_supported_choices_differ(exercise_id, DECISIONS[exercise_id][2])
 
 # -- lab 09 ----------------------------------------------------------------------------------------------
 
