@@ -28,12 +28,14 @@ True
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any, Callable
 
 from course_utils.vault import FOLLOWED, same
 
 from .compare import Comparator, Verdict
+from .engine import case_key
 from .values import AnswerError, short_repr
 
 
@@ -43,10 +45,10 @@ def supported(acceptable: Callable[[dict], list], *, what: str = "") -> Comparat
     ``acceptable`` runs in the judging process (the grader's, or the notebook's for an instant check);
     results are cached per case. ``what`` names the decision in sentences ("the weight decay").
     """
-    cached = lru_cache(maxsize=64)(lambda key: list(acceptable(_case_of(key))))
+    cached = lru_cache(maxsize=64)(lambda key: list(acceptable(json.loads(key))))
 
     def compare(got: Any, want: Any, case: dict | None = None) -> Verdict:
-        choices = cached(_key_of(case or {}))
+        choices = cached(case_key(case or {}))
         if any(same(got, choice) for choice in choices):
             return Verdict(True)
         shown = " or ".join(short_repr(choice) for choice in choices[:4]) + (" ..." if len(choices) > 4 else "")
@@ -102,12 +104,3 @@ def observe_decision(key: str, *, vault: str = "vault", seeds_needed: int = 1, r
 
     return observe
 
-
-def _key_of(case: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in case.items()))
-
-
-def _case_of(key: tuple) -> dict:
-    import ast
-
-    return {k: ast.literal_eval(v) for k, v in key}

@@ -65,11 +65,6 @@ class Lab:
             return learner, self.variants.cases[learner]
         return None, self.expected
 
-    def all_answers(self) -> dict[str, dict[str, Any]]:
-        """The reference answers of the public variant and of every learner's variant."""
-        return {ex: {**self.answers.get(ex, {}), **self.variants.answers.get(ex, {})}
-                for ex in set(self.answers) | set(self.variants.answers)}
-
 
 @dataclass
 class Row:
@@ -219,6 +214,8 @@ class Grader:
             try:
                 lab.variants = class_variants(lab.source, lab.expected, learners, cwd=path.parent, name=str(path),
                                               timeout=max(self.timeout, 600), cache=self.variants_cache)
+                for exercise, values in lab.variants.answers.items():  # keyed by case: no two variants collide
+                    lab.answers.setdefault(exercise, {}).update(values)
             except NotebookError as exc:
                 self._labs[path] = f"the learners' variants cannot be computed: {exc}"
 
@@ -293,7 +290,7 @@ class Grader:
             notes.append(Note(f"the notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB: outputs truncated"))
         copied_answer = (lambda exercise, attempt, position: copied(exercise, attempt, position, learner,
                                                                       lab.variants)) if learner else None
-        results = grade_records(assembled.exercises, run.records, lab.all_answers(), cell_messages, run_message,
+        results = grade_records(assembled.exercises, run.records, lab.answers, cell_messages, run_message,
                                 expected=expected, public_weight=self.public_weight, oversized=set(run.oversized),
                                 copied=copied_answer)
         rows = []
