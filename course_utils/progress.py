@@ -9,7 +9,7 @@ checks passed, the last attempt and what to do next. ``$COURSE_PROGRESS`` names 
 
 >>> entry = {"time": "2026-01-05T10:00:00", "exercise": "start.accuracy", "public_cases": 3, "public_passed": 3}
 >>> [lab.line() for lab in summarize([entry]) if lab.lab == "00_warmup"]
-['1/2 passed, last attempt 2026-01-05 10:00; next: exercise 2, majority_baseline (not attempted)']
+['1/4 passed, last attempt 2026-01-05 10:00; next: exercise 2, majority_baseline (not attempted)']
 """
 
 from __future__ import annotations
